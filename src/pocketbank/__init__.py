@@ -1,0 +1,1 @@
+"""PocketBank: the bank behind a phone."""

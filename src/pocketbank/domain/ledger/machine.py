@@ -1,0 +1,549 @@
+"""The ledger's state machine: applies a batch of events to a snapshot of the accounts they touch.
+
+This is the one place where the rules of money movement live. Storage engines only load a snapshot (the accounts,
+existing transfers, pending states and failed ids a batch refers to), run this machine over it in memory, and write
+the outcome back in one database transaction. Because the machine is pure, the same code decides on SQLite and on
+PostgreSQL, and the property tests can drive it without a database.
+
+Invariants the machine keeps, event by event:
+
+- every applied transfer changes exactly two accounts of the same ledger by the same amount, one on the debit side
+  and one on the credit side, so per ledger the sum of debits equals the sum of credits;
+- an account's limit flags hold after every event (a debit that would overdraw a customer fails here, inside the
+  write transaction, not in an application pre-check that a concurrent request could race);
+- a linked chain applies all or nothing: on the first refusal every change of the chain is undone;
+- a pending transfer leaves the pending state exactly once: posted, voided or expired;
+- an id is applied at most once: a retry of an applied id answers ``exists`` (or ``exists_with_different_*``),
+  a retry of a failed id answers ``id_already_failed``.
+
+A batch is a list of *segments*, one per caller: group commit puts several callers' events into one database
+transaction, but a linked chain may not run across a caller's boundary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from pocketbank.domain.ledger.model import (
+    AMOUNT_MAX,
+    NS_PER_SECOND,
+    U16_MAX,
+    U32_MAX,
+    U64_MAX,
+    U128_MAX,
+    Account,
+    AccountBalance,
+    AccountFlags,
+    PendingState,
+    PendingStatus,
+    Transfer,
+    TransferFlags,
+)
+from pocketbank.domain.ledger.results import (
+    SUCCESS_TRANSFER_RESULTS,
+    TRANSIENT_TRANSFER_RESULTS,
+    CreateAccountResult,
+    CreateTransferResult,
+)
+from pocketbank.domain.ledger.validation import check_account_fields, check_transfer_fields, exists_result
+
+R = CreateTransferResult
+F = TransferFlags
+_DMNEC = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS
+_CMNED = AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS
+_HISTORY = AccountFlags.HISTORY
+_CLOSED = AccountFlags.CLOSED
+
+
+class _Working:
+    """An account's counters while a batch runs; turned back into an immutable Account at the end."""
+
+    __slots__ = ("base", "cp", "cpo", "dp", "dpo", "flags")
+
+    def __init__(self, account: Account) -> None:
+        self.base = account
+        self.dp = account.debits_pending
+        self.dpo = account.debits_posted
+        self.cp = account.credits_pending
+        self.cpo = account.credits_posted
+        self.flags = account.flags
+
+    def freeze(self) -> Account:
+        b = self.base
+        return Account(
+            b.id, b.ledger, b.code, self.flags, b.user_data_128, b.user_data_64, b.user_data_32,
+            self.dp, self.dpo, self.cp, self.cpo, b.timestamp,
+        )  # fmt: skip
+
+
+@dataclass(slots=True)
+class LedgerSnapshot:
+    """What a batch may read: loaded by the store, inside the write transaction, after locking the accounts."""
+
+    accounts: dict[int, Account]
+    transfers: dict[int, Transfer]  # existing transfers with the batch's ids, and the pending ones referred to
+    pending: dict[int, PendingState]  # state of every pending transfer in ``transfers``
+    failed: dict[int, str] = field(default_factory=dict)  # ids among the batch's that failed before
+
+
+@dataclass(slots=True)
+class TransferBatchOutcome:
+    """What the store must write: all of it in the same transaction, or none of it."""
+
+    results: list[list[CreateTransferResult]]
+    transfers: list[Transfer]
+    accounts: list[Account]  # final state of every account whose counters or flags changed
+    pending_created: dict[int, PendingState]
+    pending_changed: dict[int, PendingState]
+    failed: list[tuple[int, str]]
+    history: list[AccountBalance]
+    expired: list[int]
+    next_timestamp: int
+
+
+def required_ids(segments: Sequence[Sequence[Transfer]]) -> tuple[set[int], set[int], set[int]]:
+    """The transfer ids, pending ids and account ids a batch refers to, so the store can load its snapshot."""
+    ids: set[int] = set()
+    pending_ids: set[int] = set()
+    accounts: set[int] = set()
+    for segment in segments:
+        for t in segment:
+            ids.add(t.id)
+            if t.flags & F.RESOLVING:
+                pending_ids.add(t.pending_id)
+            accounts.add(t.debit_account_id)
+            accounts.add(t.credit_account_id)
+    return ids, pending_ids, accounts
+
+
+class TransferMachine:
+    """Runs create_transfers over a snapshot. One instance per batch."""
+
+    def __init__(self, snapshot: LedgerSnapshot, now: int, first_timestamp: int) -> None:
+        self._snap = snapshot
+        self._now = now
+        self._ts = first_timestamp
+        self._work: dict[int, _Working] = {}
+        self._dirty: dict[int, _Working] = {}
+        self._new: list[Transfer] = []
+        self._created: dict[int, PendingState] = {}
+        self._changed: dict[int, PendingState] = {}
+        self._failed: list[tuple[int, str]] = []
+        self._history: list[AccountBalance] = []
+        self._expired: list[int] = []
+        # Undo logs for the chain being applied.
+        self._undo_accounts: list[tuple[_Working, tuple[int, int, int, int, int]]] = []
+        self._undo_transfers: list[int] = []
+        self._undo_pending: list[tuple[int, PendingState | None, PendingState | None, PendingState | None]] = []
+
+    # -- public ---------------------------------------------------------------------------------------------
+
+    def run(self, segments: Sequence[Sequence[Transfer]]) -> TransferBatchOutcome:
+        self._expire_due()
+        results = [self._run_segment(seg) for seg in segments]
+        return TransferBatchOutcome(
+            results=results,
+            transfers=self._new,
+            accounts=[w.freeze() for w in self._dirty.values()],
+            pending_created=self._created,
+            pending_changed=self._changed,
+            failed=self._failed,
+            history=self._history,
+            expired=self._expired,
+            next_timestamp=self._ts,
+        )
+
+    # -- chains ---------------------------------------------------------------------------------------------
+
+    def _run_segment(self, events: Sequence[Transfer]) -> list[CreateTransferResult]:
+        n = len(events)
+        results: list[CreateTransferResult] = [R.OK] * n
+        i = 0
+        while i < n:
+            end = i
+            while end < n and events[end].flags & F.LINKED:
+                end += 1
+            chain_open = end == n
+            if chain_open:
+                end = n - 1
+            if i == end and not chain_open:
+                code = self._apply(events[i])
+                self._clear_undo()
+                results[i] = code
+                if code not in SUCCESS_TRANSFER_RESULTS:
+                    self._record_failure(events[i].id, code)
+            else:
+                self._run_chain(events, i, end, chain_open, results)
+            i = end + 1
+        return results
+
+    def _run_chain(
+        self,
+        events: Sequence[Transfer],
+        start: int,
+        end: int,
+        chain_open: bool,
+        results: list[CreateTransferResult],
+    ) -> None:
+        marks = (len(self._new), len(self._history))
+        failed_at = -1
+        code = R.OK
+        for k in range(start, end + 1):
+            if chain_open and k == end:
+                failed_at, code = k, R.LINKED_EVENT_CHAIN_OPEN
+                break
+            code = self._apply(events[k])
+            results[k] = code
+            if code not in SUCCESS_TRANSFER_RESULTS:
+                failed_at = k
+                break
+        if failed_at < 0:
+            self._clear_undo()
+            return
+        self._rollback(marks)
+        for k in range(start, end + 1):
+            results[k] = R.LINKED_EVENT_FAILED
+        results[failed_at] = code
+        self._record_failure(events[failed_at].id, code)
+
+    def _record_failure(self, transfer_id: int, code: CreateTransferResult) -> None:
+        if code in TRANSIENT_TRANSFER_RESULTS and transfer_id not in self._snap.failed:
+            self._snap.failed[transfer_id] = code.value
+            self._failed.append((transfer_id, code.value))
+
+    def _rollback(self, marks: tuple[int, int]) -> None:
+        # Each kind of change is undone newest first, so the oldest saved value is the one that remains.
+        for w, saved in reversed(self._undo_accounts):
+            w.dp, w.dpo, w.cp, w.cpo, w.flags = saved
+        for transfer_id in self._undo_transfers:
+            del self._snap.transfers[transfer_id]
+        for pending_id, prev_state, was_created, was_changed in reversed(self._undo_pending):
+            _restore(self._snap.pending, pending_id, prev_state)
+            _restore(self._created, pending_id, was_created)
+            _restore(self._changed, pending_id, was_changed)
+        self._clear_undo()
+        del self._new[marks[0] :]
+        del self._history[marks[1] :]
+
+    def _clear_undo(self) -> None:
+        self._undo_accounts.clear()
+        self._undo_transfers.clear()
+        self._undo_pending.clear()
+
+    # -- state changes (each one logged for rollback) -------------------------------------------------------
+
+    def _acct(self, account_id: int) -> _Working:
+        w = self._work.get(account_id)
+        if w is None:
+            w = self._work[account_id] = _Working(self._snap.accounts[account_id])
+        return w
+
+    def _save(self, w: _Working) -> None:
+        self._dirty[w.base.id] = w
+        self._undo_accounts.append((w, (w.dp, w.dpo, w.cp, w.cpo, w.flags)))
+
+    def _set_pending(self, pending_id: int, state: PendingState, created: bool) -> None:
+        self._undo_pending.append(
+            (
+                pending_id,
+                self._snap.pending.get(pending_id),
+                self._created.get(pending_id),
+                self._changed.get(pending_id),
+            )
+        )
+        self._snap.pending[pending_id] = state
+        if created or pending_id in self._created:
+            self._created[pending_id] = state
+        else:
+            self._changed[pending_id] = state
+
+    def _snapshot_history(self, transfer_id: int, timestamp: int, *accounts: _Working) -> None:
+        for w in accounts:
+            if w.flags & _HISTORY:
+                self._history.append(AccountBalance(w.base.id, timestamp, transfer_id, w.dp, w.dpo, w.cp, w.cpo))
+
+    def _next_timestamp(self) -> int:
+        ts = self._ts
+        self._ts = ts + 1
+        return ts
+
+    # -- expiry ---------------------------------------------------------------------------------------------
+
+    def _expire_due(self) -> None:
+        """Expire every loaded pending transfer whose timeout has passed, before any event reads it.
+
+        Expiry is not part of any chain: time has passed whatever the events do, so it is never rolled back.
+        """
+        now = self._now
+        due = [
+            pid
+            for pid, st in self._snap.pending.items()
+            if st.status == PendingStatus.PENDING and 0 < st.expires_at <= now
+        ]
+        for pid in sorted(due):
+            p = self._snap.transfers[pid]
+            dr, cr = self._acct(p.debit_account_id), self._acct(p.credit_account_id)
+            self._save(dr)
+            self._save(cr)
+            dr.dp -= p.amount
+            cr.cp -= p.amount
+            self._reopen_if_closing(p, dr, cr)
+            self._set_pending(pid, PendingState(PendingStatus.EXPIRED, self._snap.pending[pid].expires_at), False)
+            self._snapshot_history(pid, self._next_timestamp(), dr, cr)
+            self._expired.append(pid)
+        self._clear_undo()
+
+    @staticmethod
+    def _reopen_if_closing(p: Transfer, dr: _Working, cr: _Working) -> None:
+        if p.flags & F.CLOSING_DEBIT:
+            dr.flags &= ~_CLOSED
+        if p.flags & F.CLOSING_CREDIT:
+            cr.flags &= ~_CLOSED
+
+    # -- one event ------------------------------------------------------------------------------------------
+
+    def _apply(self, t: Transfer) -> CreateTransferResult:
+        # Checks that depend only on the event come first: they are deterministic, so an event that was once
+        # applied passes them again and reaches the idempotency check below.
+        code = check_transfer_fields(t)
+        if code is not None:
+            return code
+        existing = self._snap.transfers.get(t.id)
+        if existing is not None:
+            return exists_result(t, existing)
+        if t.id in self._snap.failed:
+            return R.ID_ALREADY_FAILED
+        if t.flags & F.RESOLVING:
+            return self._resolve_pending(t)
+        return self._create(t)
+
+    def _create(self, t: Transfer) -> CreateTransferResult:
+        accounts = self._snap.accounts
+        dr_acc = accounts.get(t.debit_account_id)
+        if dr_acc is None:
+            return R.DEBIT_ACCOUNT_NOT_FOUND
+        cr_acc = accounts.get(t.credit_account_id)
+        if cr_acc is None:
+            return R.CREDIT_ACCOUNT_NOT_FOUND
+        if dr_acc.ledger != cr_acc.ledger:
+            return R.ACCOUNTS_MUST_HAVE_THE_SAME_LEDGER
+        if t.ledger != dr_acc.ledger:
+            return R.TRANSFER_MUST_HAVE_THE_SAME_LEDGER_AS_ACCOUNTS
+        dr, cr = self._acct(t.debit_account_id), self._acct(t.credit_account_id)
+        if dr.flags & _CLOSED:
+            return R.DEBIT_ACCOUNT_ALREADY_CLOSED
+        if cr.flags & _CLOSED:
+            return R.CREDIT_ACCOUNT_ALREADY_CLOSED
+
+        amount = t.amount
+        flags = t.flags
+        if flags & F.BALANCING_DEBIT:
+            amount = min(amount, max(0, dr.cpo - dr.dpo - dr.dp))
+        if flags & F.BALANCING_CREDIT:
+            amount = min(amount, max(0, cr.dpo - cr.cpo - cr.cp))
+        if amount == 0 and not flags & F.CLOSING:
+            # A balancing transfer found nothing to move; a zero row would break "amount > 0" in the database.
+            return R.EXCEEDS_CREDITS if flags & F.BALANCING_DEBIT else R.EXCEEDS_DEBITS
+
+        pending = flags & F.PENDING
+        if pending:
+            if dr.dp + amount > AMOUNT_MAX:
+                return R.OVERFLOWS_DEBITS_PENDING
+            if cr.cp + amount > AMOUNT_MAX:
+                return R.OVERFLOWS_CREDITS_PENDING
+        else:
+            if dr.dpo + amount > AMOUNT_MAX:
+                return R.OVERFLOWS_DEBITS_POSTED
+            if cr.cpo + amount > AMOUNT_MAX:
+                return R.OVERFLOWS_CREDITS_POSTED
+        if dr.dp + dr.dpo + amount > AMOUNT_MAX:
+            return R.OVERFLOWS_DEBITS
+        if cr.cp + cr.cpo + amount > AMOUNT_MAX:
+            return R.OVERFLOWS_CREDITS
+        timestamp = self._ts
+        if pending and t.timeout and timestamp + t.timeout * NS_PER_SECOND > AMOUNT_MAX:
+            return R.OVERFLOWS_TIMEOUT
+        if dr.flags & _DMNEC and dr.dp + dr.dpo + amount > dr.cpo:
+            return R.EXCEEDS_CREDITS
+        if cr.flags & _CMNED and cr.cp + cr.cpo + amount > cr.dpo:
+            return R.EXCEEDS_DEBITS
+
+        # Everything checked: apply.
+        self._save(dr)
+        self._save(cr)
+        if pending:
+            dr.dp += amount
+            cr.cp += amount
+            if flags & F.CLOSING_DEBIT:
+                dr.flags |= _CLOSED
+            if flags & F.CLOSING_CREDIT:
+                cr.flags |= _CLOSED
+        else:
+            dr.dpo += amount
+            cr.cpo += amount
+        timestamp = self._next_timestamp()
+        stored = Transfer(
+            t.id, t.debit_account_id, t.credit_account_id, amount, t.ledger, t.code, flags, 0, t.timeout,
+            t.user_data_128, t.user_data_64, t.user_data_32, timestamp,
+        )  # fmt: skip
+        self._store(stored)
+        if pending:
+            expires = timestamp + t.timeout * NS_PER_SECOND if t.timeout else 0
+            self._set_pending(t.id, PendingState(PendingStatus.PENDING, expires), True)
+        self._snapshot_history(t.id, timestamp, dr, cr)
+        return R.OK
+
+    def _resolve_pending(self, t: Transfer) -> CreateTransferResult:
+        p = self._snap.transfers.get(t.pending_id)
+        if p is None:
+            return R.PENDING_TRANSFER_NOT_FOUND
+        if not p.flags & F.PENDING:
+            return R.PENDING_TRANSFER_NOT_PENDING
+        if t.debit_account_id and t.debit_account_id != p.debit_account_id:
+            return R.PENDING_TRANSFER_HAS_DIFFERENT_DEBIT_ACCOUNT_ID
+        if t.credit_account_id and t.credit_account_id != p.credit_account_id:
+            return R.PENDING_TRANSFER_HAS_DIFFERENT_CREDIT_ACCOUNT_ID
+        if t.ledger and t.ledger != p.ledger:
+            return R.PENDING_TRANSFER_HAS_DIFFERENT_LEDGER
+        if t.code and t.code != p.code:
+            return R.PENDING_TRANSFER_HAS_DIFFERENT_CODE
+        post = bool(t.flags & F.POST_PENDING_TRANSFER)
+        # Posting 0 means "post the full amount" (TigerBeetle before 0.16); voiding releases the whole hold.
+        amount = t.amount or p.amount
+        if post and amount > p.amount:
+            return R.EXCEEDS_PENDING_TRANSFER_AMOUNT
+        if not post and amount != p.amount:
+            return R.PENDING_TRANSFER_HAS_DIFFERENT_AMOUNT
+        state = self._snap.pending[p.id]
+        if state.status == PendingStatus.POSTED:
+            return R.PENDING_TRANSFER_ALREADY_POSTED
+        if state.status == PendingStatus.VOIDED:
+            return R.PENDING_TRANSFER_ALREADY_VOIDED
+        if state.status == PendingStatus.EXPIRED:
+            return R.PENDING_TRANSFER_EXPIRED
+        dr, cr = self._acct(p.debit_account_id), self._acct(p.credit_account_id)
+        if post:
+            if dr.dpo + amount > AMOUNT_MAX:
+                return R.OVERFLOWS_DEBITS_POSTED
+            if cr.cpo + amount > AMOUNT_MAX:
+                return R.OVERFLOWS_CREDITS_POSTED
+        self._save(dr)
+        self._save(cr)
+        dr.dp -= p.amount
+        cr.cp -= p.amount
+        if post:
+            dr.dpo += amount
+            cr.cpo += amount
+        else:
+            self._reopen_if_closing(p, dr, cr)
+        timestamp = self._next_timestamp()
+        stored = Transfer(
+            t.id, p.debit_account_id, p.credit_account_id, amount, p.ledger, p.code, t.flags, t.pending_id, 0,
+            t.user_data_128 or p.user_data_128, t.user_data_64 or p.user_data_64, t.user_data_32 or p.user_data_32,
+            timestamp,
+        )  # fmt: skip
+        self._store(stored)
+        status = PendingStatus.POSTED if post else PendingStatus.VOIDED
+        self._set_pending(p.id, PendingState(status, state.expires_at), False)
+        self._snapshot_history(t.id, timestamp, dr, cr)
+        return R.OK
+
+    def _store(self, stored: Transfer) -> None:
+        self._snap.transfers[stored.id] = stored
+        self._new.append(stored)
+        self._undo_transfers.append(stored.id)
+
+
+def _restore(target: dict[int, PendingState], key: int, previous: PendingState | None) -> None:
+    if previous is None:
+        target.pop(key, None)
+    else:
+        target[key] = previous
+
+
+def create_accounts(
+    segments: Sequence[Sequence[Account]], existing: dict[int, Account], first_timestamp: int
+) -> tuple[list[list[CreateAccountResult]], list[Account], int]:
+    """Validate and create accounts; linked chains apply all or none. Returns results, new accounts, next ts.
+
+    ``existing`` holds the stored accounts with the batch's ids; it is updated with the accounts created.
+    """
+    A = CreateAccountResult
+    created: list[Account] = []
+    ts = first_timestamp
+    out: list[list[CreateAccountResult]] = []
+    for events in segments:
+        n = len(events)
+        results: list[CreateAccountResult] = [A.OK] * n
+        i = 0
+        while i < n:
+            end = i
+            while end < n and events[end].flags & AccountFlags.LINKED:
+                end += 1
+            chain_open = end == n
+            end = min(end, n - 1)
+            mark = len(created)
+            failed_at, code = -1, A.OK
+            for k in range(i, end + 1):
+                if chain_open and k == end:
+                    failed_at, code = k, A.LINKED_EVENT_CHAIN_OPEN
+                    break
+                a = events[k]
+                code = check_account_fields(a) or A.OK
+                if code is A.OK:
+                    prior = existing.get(a.id)
+                    if prior is not None:
+                        code = _account_exists(a, prior)
+                    else:
+                        stored = Account(
+                            a.id, a.ledger, a.code, a.flags, a.user_data_128, a.user_data_64, a.user_data_32,
+                            0, 0, 0, 0, ts,
+                        )  # fmt: skip
+                        ts += 1
+                        existing[a.id] = stored
+                        created.append(stored)
+                results[k] = code
+                if code not in (A.OK, A.EXISTS):
+                    failed_at = k
+                    break
+            if (failed_at >= 0 and end > i) or chain_open:
+                for undone in created[mark:]:
+                    del existing[undone.id]
+                del created[mark:]
+                for k in range(i, end + 1):
+                    results[k] = A.LINKED_EVENT_FAILED
+                results[failed_at] = code
+            i = end + 1
+        out.append(results)
+    return out, created, ts
+
+
+def _account_exists(a: Account, e: Account) -> CreateAccountResult:
+    A = CreateAccountResult
+    if a.flags != e.flags & ~_CLOSED:
+        return A.EXISTS_WITH_DIFFERENT_FLAGS
+    if a.user_data_128 != e.user_data_128:
+        return A.EXISTS_WITH_DIFFERENT_USER_DATA_128
+    if a.user_data_64 != e.user_data_64:
+        return A.EXISTS_WITH_DIFFERENT_USER_DATA_64
+    if a.user_data_32 != e.user_data_32:
+        return A.EXISTS_WITH_DIFFERENT_USER_DATA_32
+    if a.ledger != e.ledger:
+        return A.EXISTS_WITH_DIFFERENT_LEDGER
+    if a.code != e.code:
+        return A.EXISTS_WITH_DIFFERENT_CODE
+    return A.EXISTS
+
+
+__all__ = [
+    "U16_MAX",
+    "U32_MAX",
+    "U64_MAX",
+    "U128_MAX",
+    "LedgerSnapshot",
+    "TransferBatchOutcome",
+    "TransferMachine",
+    "create_accounts",
+    "required_ids",
+]

@@ -1,0 +1,204 @@
+"""Checks that depend only on the event itself, and the idempotency comparison.
+
+These run before the ledger looks at any state. They are deterministic: the same event always gets the same
+answer, which is why a refusal here records nothing (see ``results.py``). The order of the checks is
+TigerBeetle's, so that an event with several faults reports the same one on every engine.
+"""
+
+from __future__ import annotations
+
+from pocketbank.domain.ledger.model import (
+    AMOUNT_MAX,
+    U16_MAX,
+    U32_MAX,
+    U64_MAX,
+    U128_MAX,
+    Account,
+    AccountFlags,
+    Transfer,
+    TransferFlags,
+)
+from pocketbank.domain.ledger.results import CreateAccountResult, CreateTransferResult
+
+R = CreateTransferResult
+F = TransferFlags
+
+
+def _id_result(value: int, zero: R, int_max: R, out_of_range: R) -> R | None:
+    if value == 0:
+        return zero
+    if value == U128_MAX:
+        return int_max
+    if value < 0 or value > U128_MAX:
+        return out_of_range
+    return None
+
+
+def _fields_in_range(t: Transfer) -> bool:
+    return (
+        0 <= t.ledger <= U32_MAX
+        and 0 <= t.code <= U16_MAX
+        and 0 <= t.timeout <= U32_MAX
+        and 0 <= t.user_data_128 <= U128_MAX
+        and 0 <= t.user_data_64 <= U64_MAX
+        and 0 <= t.user_data_32 <= U32_MAX
+    )
+
+
+def check_transfer_fields(t: Transfer) -> CreateTransferResult | None:
+    """The first structural fault of a transfer, or None when it is well formed."""
+    flags = t.flags
+    if t.timestamp != 0:
+        return R.TIMESTAMP_MUST_BE_ZERO
+    if flags < 0 or flags & ~F.KNOWN:
+        return R.RESERVED_FLAG
+    code = _id_result(t.id, R.ID_MUST_NOT_BE_ZERO, R.ID_MUST_NOT_BE_INT_MAX, R.ID_OUT_OF_RANGE)
+    if code is not None:
+        return code
+    if not _fields_in_range(t):
+        return R.FIELD_OUT_OF_RANGE
+    resolving = flags & F.RESOLVING
+    if (
+        (flags & F.PENDING and resolving)
+        or resolving == F.RESOLVING
+        or (flags & F.BALANCING and resolving)
+        or (flags & F.CLOSING and resolving)
+    ):
+        return R.FLAGS_ARE_MUTUALLY_EXCLUSIVE
+    if t.amount < 0:
+        return R.AMOUNT_MUST_NOT_BE_NEGATIVE
+    if t.amount > AMOUNT_MAX:
+        return R.AMOUNT_EXCEEDS_MAXIMUM
+    if resolving:
+        return _check_resolving(t)
+    code = _id_result(
+        t.debit_account_id,
+        R.DEBIT_ACCOUNT_ID_MUST_NOT_BE_ZERO,
+        R.DEBIT_ACCOUNT_ID_MUST_NOT_BE_INT_MAX,
+        R.DEBIT_ACCOUNT_ID_MUST_NOT_BE_INT_MAX,
+    )
+    if code is not None:
+        return code
+    code = _id_result(
+        t.credit_account_id,
+        R.CREDIT_ACCOUNT_ID_MUST_NOT_BE_ZERO,
+        R.CREDIT_ACCOUNT_ID_MUST_NOT_BE_INT_MAX,
+        R.CREDIT_ACCOUNT_ID_MUST_NOT_BE_INT_MAX,
+    )
+    if code is not None:
+        return code
+    if t.debit_account_id == t.credit_account_id:
+        return R.ACCOUNTS_MUST_BE_DIFFERENT
+    if t.pending_id != 0:
+        return R.PENDING_ID_MUST_BE_ZERO
+    if t.timeout != 0 and not flags & F.PENDING:
+        return R.TIMEOUT_RESERVED_FOR_PENDING_TRANSFER
+    if flags & F.CLOSING and not flags & F.PENDING:
+        return R.CLOSING_TRANSFER_MUST_BE_PENDING
+    if t.amount == 0 and not flags & F.CLOSING:
+        # A closing transfer only flips the account's CLOSED flag, so like TigerBeetle's it may move nothing.
+        return R.AMOUNT_MUST_NOT_BE_ZERO
+    if t.ledger == 0:
+        return R.LEDGER_MUST_NOT_BE_ZERO
+    if t.code == 0:
+        return R.CODE_MUST_NOT_BE_ZERO
+    return None
+
+
+def _check_resolving(t: Transfer) -> CreateTransferResult | None:
+    """A post or void names its pending transfer; accounts, ledger and code may be 0 (= inherited)."""
+    for value, int_max in (
+        (t.debit_account_id, R.DEBIT_ACCOUNT_ID_MUST_NOT_BE_INT_MAX),
+        (t.credit_account_id, R.CREDIT_ACCOUNT_ID_MUST_NOT_BE_INT_MAX),
+    ):
+        if value < 0 or value >= U128_MAX:
+            return int_max
+    if t.debit_account_id and t.debit_account_id == t.credit_account_id:
+        return R.ACCOUNTS_MUST_BE_DIFFERENT
+    code = _id_result(
+        t.pending_id,
+        R.PENDING_ID_MUST_NOT_BE_ZERO,
+        R.PENDING_ID_MUST_NOT_BE_INT_MAX,
+        R.PENDING_ID_MUST_NOT_BE_INT_MAX,
+    )
+    if code is not None:
+        return code
+    if t.pending_id == t.id:
+        return R.PENDING_ID_MUST_BE_DIFFERENT
+    if t.timeout != 0:
+        return R.TIMEOUT_RESERVED_FOR_PENDING_TRANSFER
+    return None
+
+
+def exists_result(t: Transfer, e: Transfer) -> CreateTransferResult:
+    """Compare a retried event with the stored one: ``exists`` only when nothing the client sent differs.
+
+    Fields a post or void may leave 0 (inherited from the pending transfer) match whatever was stored; a
+    balancing transfer's amount is a maximum, so it matches when it is at least what was moved.
+    """
+    if t.flags != e.flags:
+        return R.EXISTS_WITH_DIFFERENT_FLAGS
+    if t.pending_id != e.pending_id:
+        return R.EXISTS_WITH_DIFFERENT_PENDING_ID
+    if t.timeout != e.timeout:
+        return R.EXISTS_WITH_DIFFERENT_TIMEOUT
+    resolving = t.flags & F.RESOLVING
+    if t.debit_account_id != e.debit_account_id and not (resolving and t.debit_account_id == 0):
+        return R.EXISTS_WITH_DIFFERENT_DEBIT_ACCOUNT_ID
+    if t.credit_account_id != e.credit_account_id and not (resolving and t.credit_account_id == 0):
+        return R.EXISTS_WITH_DIFFERENT_CREDIT_ACCOUNT_ID
+    if t.flags & F.BALANCING:
+        if t.amount < e.amount:
+            return R.EXISTS_WITH_DIFFERENT_AMOUNT
+    elif t.amount != e.amount and not (resolving and t.amount == 0):
+        return R.EXISTS_WITH_DIFFERENT_AMOUNT
+    if t.user_data_128 != e.user_data_128 and not (resolving and t.user_data_128 == 0):
+        return R.EXISTS_WITH_DIFFERENT_USER_DATA_128
+    if t.user_data_64 != e.user_data_64 and not (resolving and t.user_data_64 == 0):
+        return R.EXISTS_WITH_DIFFERENT_USER_DATA_64
+    if t.user_data_32 != e.user_data_32 and not (resolving and t.user_data_32 == 0):
+        return R.EXISTS_WITH_DIFFERENT_USER_DATA_32
+    if t.ledger != e.ledger and not (resolving and t.ledger == 0):
+        return R.EXISTS_WITH_DIFFERENT_LEDGER
+    if t.code != e.code and not (resolving and t.code == 0):
+        return R.EXISTS_WITH_DIFFERENT_CODE
+    return R.EXISTS
+
+
+def check_account_fields(a: Account) -> CreateAccountResult | None:
+    """The first structural fault of a new account, or None."""
+    A = CreateAccountResult
+    if a.timestamp != 0:
+        return A.TIMESTAMP_MUST_BE_ZERO
+    if a.flags < 0 or a.flags & ~AccountFlags.SETTABLE:
+        return A.RESERVED_FLAG
+    if a.id == 0:
+        return A.ID_MUST_NOT_BE_ZERO
+    if a.id == U128_MAX:
+        return A.ID_MUST_NOT_BE_INT_MAX
+    if a.id < 0 or a.id > U128_MAX:
+        return A.ID_OUT_OF_RANGE
+    if not (
+        0 <= a.ledger <= U32_MAX
+        and 0 <= a.code <= U16_MAX
+        and 0 <= a.user_data_128 <= U128_MAX
+        and 0 <= a.user_data_64 <= U64_MAX
+        and 0 <= a.user_data_32 <= U32_MAX
+    ):
+        return A.FIELD_OUT_OF_RANGE
+    both = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS | AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS
+    if a.flags & both == both:
+        return A.FLAGS_ARE_MUTUALLY_EXCLUSIVE
+    if a.debits_pending:
+        return A.DEBITS_PENDING_MUST_BE_ZERO
+    if a.debits_posted:
+        return A.DEBITS_POSTED_MUST_BE_ZERO
+    if a.credits_pending:
+        return A.CREDITS_PENDING_MUST_BE_ZERO
+    if a.credits_posted:
+        return A.CREDITS_POSTED_MUST_BE_ZERO
+    if a.ledger == 0:
+        return A.LEDGER_MUST_NOT_BE_ZERO
+    if a.code == 0:
+        return A.CODE_MUST_NOT_BE_ZERO
+    return None

@@ -1,0 +1,1 @@
+"""Adapters to the world outside: clocks, rails, price feeds, SMS."""

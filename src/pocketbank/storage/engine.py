@@ -1,0 +1,54 @@
+"""Open the ledger store named by a database URL, creating its schema if needed.
+
+``sqlite:///pocketbank.db`` (the embedded default) or ``postgresql://user@host/db`` (also spelt
+``postgresql+psycopg://``). The schema comes from ``schema.py`` through SQLAlchemy, so both engines get the same
+tables and constraints.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
+
+from pocketbank.storage.ledger_store import LedgerStoreBase
+from pocketbank.storage.schema import metadata
+
+
+def sqlalchemy_url(url: str) -> str:
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def create_schema(url: str) -> None:
+    engine = create_engine(sqlalchemy_url(url))
+    try:
+        metadata.create_all(engine)
+    finally:
+        engine.dispose()
+
+
+def drop_schema(url: str) -> None:
+    """Drop every ledger table (tests and benchmarks start from an empty database)."""
+    engine = create_engine(sqlalchemy_url(url))
+    try:
+        metadata.drop_all(engine)
+    finally:
+        engine.dispose()
+
+
+def open_ledger_store(url: str, *, create: bool = True) -> LedgerStoreBase:
+    parsed = make_url(sqlalchemy_url(url))
+    if create:
+        create_schema(url)
+    if parsed.get_backend_name() == "sqlite":
+        from pocketbank.storage.ledger_sqlite import SqliteLedgerStore
+
+        if not parsed.database or parsed.database == ":memory:":
+            raise ValueError("the ledger needs a SQLite file, not an in-memory database")
+        return SqliteLedgerStore(parsed.database)
+    if parsed.get_backend_name() == "postgresql":
+        from pocketbank.storage.ledger_postgres import PostgresLedgerStore
+
+        return PostgresLedgerStore(url)
+    raise ValueError(f"unsupported database URL: {parsed.get_backend_name()}")

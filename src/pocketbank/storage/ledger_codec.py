@@ -1,0 +1,73 @@
+"""Conversions between ledger records and database rows (ids as 16-byte big-endian, so byte order = numeric)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pocketbank.domain.ledger import U128_MAX, Account, AccountBalance, Transfer
+
+ACCOUNT_COLUMNS = (
+    "id, ledger, code, flags, user_data_128, user_data_64, user_data_32, "
+    "debits_pending, debits_posted, credits_pending, credits_posted, timestamp"
+)
+TRANSFER_COLUMNS = (
+    "id, debit_account_id, credit_account_id, amount, pending_id, ledger, code, flags, timeout, "
+    "user_data_128, user_data_64, user_data_32, timestamp"
+)
+HISTORY_COLUMNS = (
+    "account_id, timestamp, transfer_id, debits_pending, debits_posted, credits_pending, credits_posted"
+)
+
+_from_bytes = int.from_bytes
+
+
+def id_bytes(value: int) -> bytes:
+    return value.to_bytes(16, "big")
+
+
+def valid_id(value: int) -> bool:
+    """Ids a row can have; anything else is refused by validation and never reaches SQL."""
+    return 0 < value < U128_MAX
+
+
+def account_row(a: Account) -> tuple[Any, ...]:
+    return (
+        a.id.to_bytes(16, "big"), a.ledger, a.code, a.flags, a.user_data_128.to_bytes(16, "big"),
+        a.user_data_64.to_bytes(8, "big"), a.user_data_32, a.debits_pending, a.debits_posted,
+        a.credits_pending, a.credits_posted, a.timestamp,
+    )  # fmt: skip
+
+
+def account_from_row(r: Sequence[Any]) -> Account:
+    return Account(
+        _from_bytes(r[0], "big"), r[1], r[2], r[3], _from_bytes(r[4], "big"), _from_bytes(r[5], "big"), r[6],
+        r[7], r[8], r[9], r[10], r[11],
+    )  # fmt: skip
+
+
+def transfer_row(t: Transfer) -> tuple[Any, ...]:
+    return (
+        t.id.to_bytes(16, "big"), t.debit_account_id.to_bytes(16, "big"), t.credit_account_id.to_bytes(16, "big"),
+        t.amount, t.pending_id.to_bytes(16, "big") if t.pending_id else None, t.ledger, t.code, t.flags, t.timeout,
+        t.user_data_128.to_bytes(16, "big"), t.user_data_64.to_bytes(8, "big"), t.user_data_32, t.timestamp,
+    )  # fmt: skip
+
+
+def transfer_from_row(r: Sequence[Any]) -> Transfer:
+    return Transfer(
+        _from_bytes(r[0], "big"), _from_bytes(r[1], "big"), _from_bytes(r[2], "big"), r[3], r[5], r[6], r[7],
+        _from_bytes(r[4], "big") if r[4] is not None else 0, r[8], _from_bytes(r[9], "big"),
+        _from_bytes(r[10], "big"), r[11], r[12],
+    )  # fmt: skip
+
+
+def history_row(h: AccountBalance) -> tuple[Any, ...]:
+    return (
+        h.account_id.to_bytes(16, "big"), h.timestamp, h.transfer_id.to_bytes(16, "big"), h.debits_pending,
+        h.debits_posted, h.credits_pending, h.credits_posted,
+    )  # fmt: skip
+
+
+def history_from_row(r: Sequence[Any]) -> AccountBalance:
+    return AccountBalance(_from_bytes(r[0], "big"), r[1], _from_bytes(r[2], "big"), r[3], r[4], r[5], r[6])

@@ -1,0 +1,175 @@
+"""The ledger on PostgreSQL (psycopg 3), with durable defaults.
+
+Several batches may run at once here, from several threads or processes. Each locks its accounts with
+``SELECT ... ORDER BY id FOR UPDATE``: PostgreSQL takes row locks as the sorted rows stream out, so every batch
+locks in ascending id order and two batches can never wait on each other in a cycle. A batch's writes are sent as
+a handful of set-based statements (``COPY`` for new rows, ``UPDATE ... FROM unnest(...)`` for counters), because a
+batch only helps when it cuts round trips.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg import errors as pg_errors
+
+from pocketbank.domain.ledger import TransferBatchOutcome
+from pocketbank.storage.ledger_codec import ACCOUNT_COLUMNS, TRANSFER_COLUMNS, history_row, id_bytes, transfer_row
+from pocketbank.storage.ledger_store import MAX_ATTEMPTS, Cursor, LedgerStoreBase
+
+T = TypeVar("T")
+
+# Conflicts that only mean "run the batch again": it will then see the other transaction's committed rows.
+RETRYABLE = (pg_errors.UniqueViolation, pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
+
+_TRANSFER_TYPES = [
+    "bytea", "bytea", "bytea", "int8", "bytea", "int8", "int4", "int4", "int8", "bytea", "bytea", "int8", "int8",
+]  # fmt: skip
+_HISTORY_TYPES = ["bytea", "int8", "bytea", "int8", "int8", "int8", "int8"]
+
+
+def libpq_url(url: str) -> str:
+    """Accept SQLAlchemy's ``postgresql+psycopg://`` spelling as well as libpq's."""
+    for prefix in ("postgresql+psycopg://", "postgres+psycopg://"):
+        if url.startswith(prefix):
+            return "postgresql://" + url[len(prefix) :]
+    return url
+
+
+class PostgresLedgerStore(LedgerStoreBase):
+    engine = "postgres"
+    placeholder = "%s"
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = libpq_url(url)
+        self._local = threading.local()
+        self._connections: list[psycopg.Connection[Any]] = []
+        self._connections_lock = threading.Lock()
+
+    def _conn(self) -> psycopg.Connection[Any]:
+        conn: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
+        if conn is None or conn.closed:
+            conn = psycopg.connect(self.url, autocommit=False)
+            self._local.conn = conn
+            with self._connections_lock:
+                self._connections.append(conn)
+        return conn
+
+    def close(self) -> None:
+        with self._connections_lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+        self._local = threading.local()
+
+    def _write_transaction(self, work: Callable[[Cursor], T]) -> T:
+        conn = self._conn()
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                with conn.cursor() as cur:
+                    result = work(cur)
+                conn.commit()
+                return result
+            except RETRYABLE:
+                conn.rollback()
+                if attempt == MAX_ATTEMPTS - 1:
+                    raise
+            except BaseException:
+                if not conn.closed:
+                    conn.rollback()
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _read(self, work: Callable[[Cursor], T]) -> T:
+        conn = self._conn()
+        try:
+            with conn.cursor() as cur:
+                return work(cur)
+        finally:
+            conn.rollback()
+
+    def durability_settings(self) -> dict[str, Any]:
+        def work(cur: Cursor) -> dict[str, Any]:
+            out = {}
+            for name in ("fsync", "synchronous_commit", "full_page_writes", "data_sync_retry"):
+                cur.execute(f"SHOW {name}")
+                out[name] = cur.fetchone()[0]
+            return out
+
+        return self._read(work)
+
+    def _in(self, values: Sequence[Any]) -> tuple[str, Sequence[Any]]:
+        return "= ANY(%s)", [list(values)]
+
+    def _lock_accounts(self, cur: Cursor, ids: list[bytes]) -> list[Any]:
+        if not ids:
+            return []
+        cur.execute(f"SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [ids])
+        rows: list[Any] = cur.fetchall()
+        return rows
+
+    def _insert_accounts(self, cur: Cursor, rows: list[tuple[Any, ...]]) -> None:
+        cur.executemany(
+            f"INSERT INTO ledger_accounts ({ACCOUNT_COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)", rows
+        )
+
+    def _copy(self, cur: Cursor, table: str, columns: str, types: list[str], rows: list[tuple[Any, ...]]) -> None:
+        with cur.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(types)
+            for row in rows:
+                copy.write_row(row)
+
+    def _write_outcome(self, cur: Cursor, o: TransferBatchOutcome) -> None:
+        if o.transfers:
+            self._copy(cur, "ledger_transfers", TRANSFER_COLUMNS, _TRANSFER_TYPES, [transfer_row(t) for t in o.transfers])
+        if o.accounts:
+            acc = o.accounts
+            cur.execute(
+                "UPDATE ledger_accounts a SET debits_pending = v.dp, debits_posted = v.dpo, credits_pending = v.cp, "
+                "credits_posted = v.cpo, flags = v.flags "
+                "FROM unnest(%s::bytea[], %s::int8[], %s::int8[], %s::int8[], %s::int8[], %s::int4[]) "
+                "AS v(id, dp, dpo, cp, cpo, flags) WHERE a.id = v.id",
+                [
+                    [id_bytes(a.id) for a in acc],
+                    [a.debits_pending for a in acc],
+                    [a.debits_posted for a in acc],
+                    [a.credits_pending for a in acc],
+                    [a.credits_posted for a in acc],
+                    [a.flags for a in acc],
+                ],
+            )
+        if o.pending_created:
+            items = list(o.pending_created.items())
+            cur.execute(
+                "INSERT INTO ledger_pending (id, status, expires_at) "
+                "SELECT * FROM unnest(%s::bytea[], %s::int2[], %s::int8[])",
+                [[id_bytes(i) for i, _ in items], [s.status for _, s in items], [s.expires_at for _, s in items]],
+            )
+        if o.pending_changed:
+            items = list(o.pending_changed.items())
+            cur.execute(
+                "UPDATE ledger_pending p SET status = v.status FROM unnest(%s::bytea[], %s::int2[]) AS v(id, status) "
+                "WHERE p.id = v.id AND p.status = 1",
+                [[id_bytes(i) for i, _ in items], [s.status for _, s in items]],
+            )
+            if cur.rowcount != len(items):
+                # The accounts lock makes this impossible; if it ever happens, refuse rather than double-release.
+                raise pg_errors.SerializationFailure("a pending transfer left the pending state twice")
+        if o.failed:
+            cur.execute(
+                "INSERT INTO ledger_failed (id, result) SELECT * FROM unnest(%s::bytea[], %s::text[]) "
+                "ON CONFLICT (id) DO NOTHING",
+                [[id_bytes(i) for i, _ in o.failed], [code for _, code in o.failed]],
+            )
+        if o.history:
+            self._copy(
+                cur,
+                "ledger_account_history",
+                "account_id, timestamp, transfer_id, debits_pending, debits_posted, credits_pending, credits_posted",
+                _HISTORY_TYPES,
+                [history_row(h) for h in o.history],
+            )

@@ -1,0 +1,80 @@
+"""Recompute the ledger's invariants from the journal, independently of the counters the writer maintains.
+
+Checked, with plain SQL that is the same on both engines:
+
+- per ledger, the sum of posted debits equals the sum of posted credits, and likewise for pending;
+- every account's four counters equal the sums of its transfers: posted counters from every transfer that is not
+  itself pending (single-phase transfers and posts), pending counters from pending transfers still pending;
+- no account breaks its limit flag; no transfer has a non-positive amount outside the closing exception.
+
+A problem is reported as a line of text; an empty list means the ledger is consistent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pocketbank.domain.ledger.queries import VerifyReport
+
+
+_SUMS = """
+WITH moves AS (
+    SELECT t.debit_account_id AS account_id,
+           CASE WHEN (t.flags & 2) = 0 THEN t.amount ELSE 0 END AS debits_posted,
+           CASE WHEN (t.flags & 2) <> 0 AND p.status = 1 THEN t.amount ELSE 0 END AS debits_pending,
+           0 AS credits_posted, 0 AS credits_pending
+    FROM ledger_transfers t LEFT JOIN ledger_pending p ON p.id = t.id
+    WHERE (t.flags & 8) = 0
+    UNION ALL
+    SELECT t.credit_account_id,
+           0, 0,
+           CASE WHEN (t.flags & 2) = 0 THEN t.amount ELSE 0 END,
+           CASE WHEN (t.flags & 2) <> 0 AND p.status = 1 THEN t.amount ELSE 0 END
+    FROM ledger_transfers t LEFT JOIN ledger_pending p ON p.id = t.id
+    WHERE (t.flags & 8) = 0
+),
+sums AS (
+    SELECT account_id, SUM(debits_posted) AS dpo, SUM(debits_pending) AS dp,
+           SUM(credits_posted) AS cpo, SUM(credits_pending) AS cp
+    FROM moves GROUP BY account_id
+)
+SELECT a.id, a.debits_posted, a.debits_pending, a.credits_posted, a.credits_pending,
+       COALESCE(s.dpo, 0), COALESCE(s.dp, 0), COALESCE(s.cpo, 0), COALESCE(s.cp, 0)
+FROM ledger_accounts a LEFT JOIN sums s ON s.account_id = a.id
+WHERE a.debits_posted <> COALESCE(s.dpo, 0) OR a.debits_pending <> COALESCE(s.dp, 0)
+   OR a.credits_posted <> COALESCE(s.cpo, 0) OR a.credits_pending <> COALESCE(s.cp, 0)
+"""
+
+_LEDGERS = """
+SELECT ledger, SUM(debits_posted), SUM(credits_posted), SUM(debits_pending), SUM(credits_pending)
+FROM ledger_accounts GROUP BY ledger
+HAVING SUM(debits_posted) <> SUM(credits_posted) OR SUM(debits_pending) <> SUM(credits_pending)
+"""
+
+_LIMITS = """
+SELECT id FROM ledger_accounts
+WHERE ((flags & 2) <> 0 AND debits_pending + debits_posted > credits_posted)
+   OR ((flags & 4) <> 0 AND credits_pending + credits_posted > debits_posted)
+"""
+
+_AMOUNTS = "SELECT id, amount FROM ledger_transfers WHERE amount < 0 OR (amount = 0 AND (flags & 204) = 0)"
+
+
+def verify_ledger(cur: Any) -> VerifyReport:
+    problems: list[str] = []
+    cur.execute(_LEDGERS)
+    for ledger, dpo, cpo, dp, cp in cur.fetchall():
+        problems.append(f"ledger {ledger}: debits {dpo}/{dp} != credits {cpo}/{cp} (posted/pending)")
+    cur.execute(_SUMS)
+    for row in cur.fetchall():
+        account = int.from_bytes(row[0], "big")
+        problems.append(f"account {account}: counters {tuple(row[1:5])} != sums of its transfers {tuple(row[5:9])}")
+    cur.execute(_LIMITS)
+    problems.extend(f"account {int.from_bytes(r[0], 'big')}: breaks its limit flag" for r in cur.fetchall())
+    cur.execute(_AMOUNTS)
+    problems.extend(f"transfer {int.from_bytes(r[0], 'big')}: amount {r[1]}" for r in cur.fetchall())
+    cur.execute("SELECT COUNT(*) FROM ledger_accounts")
+    accounts = cur.fetchone()[0]
+    cur.execute("SELECT COUNT(*) FROM ledger_transfers")
+    transfers = cur.fetchone()[0]
+    return VerifyReport(accounts=accounts, transfers=transfers, problems=tuple(problems))

@@ -1,0 +1,85 @@
+"""Shared fixtures: a ledger store on every engine this machine has.
+
+SQLite always runs. PostgreSQL runs when ``POCKETBANK_TEST_PG_URL`` is set (``.ci/run`` sets it); each test gets
+its own schema, so test runs and tests never see each other's rows. With ``POCKETBANK_REQUIRE_SERVICES=1`` a
+missing service fails the test instead of skipping it, so CI can never pass by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from pocketbank.domain.clock import ManualClock
+from pocketbank.services.ledger import LedgerService
+from pocketbank.storage.engine import open_ledger_store
+from pocketbank.storage.ledger_store import LedgerStoreBase
+
+ENGINES = ["sqlite", "postgres"]
+
+
+def require_services() -> bool:
+    return os.environ.get("POCKETBANK_REQUIRE_SERVICES") == "1"
+
+
+def pg_admin_url() -> str | None:
+    return os.environ.get("POCKETBANK_TEST_PG_URL") or None
+
+
+def missing_service(reason: str) -> None:
+    """Skip, or fail when the run requires every service."""
+    if require_services():
+        pytest.fail(f"{reason} (POCKETBANK_REQUIRE_SERVICES=1)")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
+    admin = pg_admin_url()
+    if admin is None:
+        missing_service("PostgreSQL not configured: set POCKETBANK_TEST_PG_URL")
+    assert admin is not None
+    import psycopg
+
+    schema = f"pbtest_{uuid.uuid4().hex[:12]}"
+    try:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA {schema}")
+    except psycopg.OperationalError as exc:
+        missing_service(f"PostgreSQL unreachable: {exc}")
+    sep = "&" if "?" in admin else "?"
+    yield f"{admin}{sep}options={quote(f'-csearch_path={schema}')}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=ENGINES)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database URL for each engine: a fresh SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.db'}"
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[LedgerStoreBase]:
+    s = open_ledger_store(db_url)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def ledger(store: LedgerStoreBase, clock: ManualClock) -> LedgerService:
+    return LedgerService(store, clock)
