@@ -157,9 +157,7 @@ class LedgerService:
         accounts = self.store.lookup_accounts([account_id])
         if not accounts or not accounts[0].flags & AccountFlags.HISTORY:
             raise ValueError("balance history needs an account with the history flag")
-        rows = self.store.account_balances(
-            AccountFilter(account_id, timestamp_max=timestamp, limit=1, reversed=True)
-        )
+        rows = self.store.account_balances(AccountFilter(account_id, timestamp_max=timestamp, limit=1, reversed=True))
         return rows[0] if rows else None
 
     def verify(self) -> VerifyReport:

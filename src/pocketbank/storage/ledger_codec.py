@@ -15,9 +15,7 @@ TRANSFER_COLUMNS = (
     "id, debit_account_id, credit_account_id, amount, pending_id, ledger, code, flags, timeout, "
     "user_data_128, user_data_64, user_data_32, timestamp"
 )
-HISTORY_COLUMNS = (
-    "account_id, timestamp, transfer_id, debits_pending, debits_posted, credits_pending, credits_posted"
-)
+HISTORY_COLUMNS = "account_id, timestamp, transfer_id, debits_pending, debits_posted, credits_pending, credits_posted"
 
 _from_bytes = int.from_bytes
 

@@ -125,7 +125,8 @@ class PostgresLedgerStore(LedgerStoreBase):
 
     def _write_outcome(self, cur: Cursor, o: TransferBatchOutcome) -> None:
         if o.transfers:
-            self._copy(cur, "ledger_transfers", TRANSFER_COLUMNS, _TRANSFER_TYPES, [transfer_row(t) for t in o.transfers])
+            rows = [transfer_row(t) for t in o.transfers]
+            self._copy(cur, "ledger_transfers", TRANSFER_COLUMNS, _TRANSFER_TYPES, rows)
         if o.accounts:
             acc = o.accounts
             cur.execute(

@@ -27,7 +27,6 @@ from pocketbank.domain.ledger import (
     Account,
     AccountBalance,
     CreateAccountResult,
-    CreateTransferResult,
     LedgerSnapshot,
     PendingState,
     Transfer,
@@ -38,7 +37,6 @@ from pocketbank.domain.ledger import (
     required_ids,
 )
 from pocketbank.domain.ledger.queries import AccountFilter, VerifyReport
-from pocketbank.storage.ledger_verify import verify_ledger
 from pocketbank.storage.ledger_codec import (
     ACCOUNT_COLUMNS,
     HISTORY_COLUMNS,
@@ -50,6 +48,7 @@ from pocketbank.storage.ledger_codec import (
     transfer_from_row,
     valid_id,
 )
+from pocketbank.storage.ledger_verify import verify_ledger
 
 T = TypeVar("T")
 Cursor = Any  # a DB-API cursor of sqlite3 or psycopg
@@ -138,7 +137,9 @@ class LedgerStoreBase(ABC):
     def _load(self, cur: Cursor, ids: set[int], pending_ids: set[int], account_ids: set[int]) -> LedgerSnapshot:
         lookup = sorted(id_bytes(i) for i in ids | pending_ids if valid_id(i))
         transfers = {t.id: t for t in self._select_transfers(cur, lookup)} if lookup else {}
-        referenced = [transfers[p] for p in pending_ids if p in transfers and transfers[p].flags & TransferFlags.PENDING]
+        referenced = [
+            transfers[p] for p in pending_ids if p in transfers and transfers[p].flags & TransferFlags.PENDING
+        ]
         for p in referenced:
             account_ids.add(p.debit_account_id)
             account_ids.add(p.credit_account_id)
@@ -269,4 +270,4 @@ class LedgerStoreBase(ABC):
 
     def verify(self) -> VerifyReport:
         """Check the invariants from scratch: per ledger debits = credits; counters = sums of transfers."""
-        return self._read(lambda cur: verify_ledger(cur))
+        return self._read(verify_ledger)

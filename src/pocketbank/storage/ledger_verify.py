@@ -16,7 +16,6 @@ from typing import Any
 
 from pocketbank.domain.ledger.queries import VerifyReport
 
-
 _SUMS = """
 WITH moves AS (
     SELECT t.debit_account_id AS account_id,

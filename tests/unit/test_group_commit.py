@@ -1,0 +1,101 @@
+"""The group committer hands every caller exactly its own results, coalesces under load, and never loses a caller."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+
+import pytest
+
+from pocketbank.services.group_commit import GroupCommitter
+
+
+class RecordingApply:
+    """Echo each event back doubled; remember the batches, and hold the first batch until released."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[Sequence[int]]] = []
+        self.release = threading.Event()
+        self.lock = threading.Lock()
+
+    def __call__(self, segments: list[Sequence[int]]) -> list[list[int]]:
+        self.release.wait(timeout=10)
+        with self.lock:
+            self.batches.append(segments)
+        return [[e * 2 for e in seg] for seg in segments]
+
+
+def test_each_caller_gets_its_own_results_in_order() -> None:
+    apply = RecordingApply()
+    apply.release.set()
+    gc: GroupCommitter[int, int] = GroupCommitter(apply, writers=2)
+    results: dict[int, list[int]] = {}
+
+    def caller(i: int) -> None:
+        results[i] = gc.submit([i, i + 1000, i + 2000])
+
+    threads = [threading.Thread(target=caller, args=(i,)) for i in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    gc.close()
+    assert results == {i: [2 * i, 2 * (i + 1000), 2 * (i + 2000)] for i in range(50)}
+    assert sum(len(b) for b in apply.batches) == 50
+
+
+def test_callers_that_queue_during_a_commit_share_the_next_batch() -> None:
+    apply = RecordingApply()
+    gc: GroupCommitter[int, int] = GroupCommitter(apply, writers=1)
+    first = gc.submit_async([0])  # the writer takes this one and blocks in apply until released
+    deadline = time.monotonic() + 10
+    while not gc._queue.empty() and time.monotonic() < deadline:  # wait until the writer holds it in apply
+        time.sleep(0.001)
+    waiting = [gc.submit_async([i]) for i in range(1, 21)]
+    apply.release.set()
+    assert first.result(timeout=10) == [0]
+    assert [f.result(timeout=10) for f in waiting] == [[2 * i] for i in range(1, 21)]
+    gc.close()
+    # Twenty callers queued behind one commit were applied in far fewer than twenty transactions.
+    assert len(apply.batches) <= 3
+    assert sorted(seg[0] for batch in apply.batches for seg in batch) == list(range(21))
+
+
+def test_max_batch_bounds_a_batch_but_never_splits_a_caller() -> None:
+    apply = RecordingApply()
+    gc: GroupCommitter[int, int] = GroupCommitter(apply, writers=1, max_batch=5)
+    futures = [gc.submit_async([i] * 3) for i in range(10)]
+    apply.release.set()
+    for i, f in enumerate(futures):
+        assert f.result(timeout=10) == [2 * i] * 3
+    gc.close()
+    for batch in apply.batches:
+        assert all(len(seg) == 3 for seg in batch)
+        # A batch stops growing once it reaches max_batch; the segment that crossed it is whole.
+        assert sum(len(seg) for seg in batch) <= 5 + 2
+
+
+def test_a_failed_batch_fails_every_caller_in_it() -> None:
+    def boom(segments: list[Sequence[int]]) -> list[list[int]]:
+        raise ConnectionError("database unreachable")
+
+    gc: GroupCommitter[int, int] = GroupCommitter(boom)
+    with pytest.raises(ConnectionError):
+        gc.submit([1])
+    futures = [gc.submit_async([i]) for i in range(5)]
+    for f in futures:
+        with pytest.raises(ConnectionError):
+            f.result(timeout=10)
+    gc.close()
+
+
+def test_close_finishes_queued_work_and_refuses_new_work() -> None:
+    apply = RecordingApply()
+    gc: GroupCommitter[int, int] = GroupCommitter(apply)
+    futures = [gc.submit_async([i]) for i in range(10)]
+    apply.release.set()
+    gc.close()
+    assert [f.result(timeout=1) for f in futures] == [[2 * i] for i in range(10)]
+    with pytest.raises(RuntimeError):
+        gc.submit([1])
