@@ -18,12 +18,17 @@ from psycopg import errors as pg_errors
 
 from pocketbank.domain.ledger import TransferBatchOutcome
 from pocketbank.storage.ledger_codec import ACCOUNT_COLUMNS, TRANSFER_COLUMNS, history_row, id_bytes, transfer_row
-from pocketbank.storage.ledger_store import MAX_ATTEMPTS, Cursor, LedgerStoreBase
+from pocketbank.storage.ledger_store import MAX_ATTEMPTS, Cursor, LedgerStoreBase, SnapshotChanged
 
 T = TypeVar("T")
 
 # Conflicts that only mean "run the batch again": it will then see the other transaction's committed rows.
-RETRYABLE = (pg_errors.UniqueViolation, pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
+RETRYABLE = (
+    pg_errors.UniqueViolation,
+    pg_errors.DeadlockDetected,
+    pg_errors.SerializationFailure,
+    SnapshotChanged,
+)
 
 _TRANSFER_TYPES = [
     "bytea", "bytea", "bytea", "int8", "bytea", "int8", "int4", "int4", "int8", "bytea", "bytea", "int8", "int8",
@@ -103,12 +108,12 @@ class PostgresLedgerStore(LedgerStoreBase):
         return self._read(work)
 
     def _in(self, values: Sequence[Any]) -> tuple[str, Sequence[Any]]:
-        return "= ANY(%s)", [list(values)]
+        return "= ANY(%b)", [list(values)]
 
     def _lock_accounts(self, cur: Cursor, ids: list[bytes]) -> list[Any]:
         if not ids:
             return []
-        cur.execute(f"SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [ids])
+        cur.execute(f"SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY(%b) ORDER BY id FOR UPDATE", [ids])
         rows: list[Any] = cur.fetchall()
         return rows
 
@@ -132,7 +137,7 @@ class PostgresLedgerStore(LedgerStoreBase):
             cur.execute(
                 "UPDATE ledger_accounts a SET debits_pending = v.dp, debits_posted = v.dpo, credits_pending = v.cp, "
                 "credits_posted = v.cpo, flags = v.flags "
-                "FROM unnest(%s::bytea[], %s::int8[], %s::int8[], %s::int8[], %s::int8[], %s::int4[]) "
+                "FROM unnest(%b::bytea[], %b::int8[], %b::int8[], %b::int8[], %b::int8[], %b::int4[]) "
                 "AS v(id, dp, dpo, cp, cpo, flags) WHERE a.id = v.id",
                 [
                     [id_bytes(a.id) for a in acc],
@@ -147,13 +152,13 @@ class PostgresLedgerStore(LedgerStoreBase):
             items = list(o.pending_created.items())
             cur.execute(
                 "INSERT INTO ledger_pending (id, status, expires_at) "
-                "SELECT * FROM unnest(%s::bytea[], %s::int2[], %s::int8[])",
+                "SELECT * FROM unnest(%b::bytea[], %b::int2[], %b::int8[])",
                 [[id_bytes(i) for i, _ in items], [s.status for _, s in items], [s.expires_at for _, s in items]],
             )
         if o.pending_changed:
             items = list(o.pending_changed.items())
             cur.execute(
-                "UPDATE ledger_pending p SET status = v.status FROM unnest(%s::bytea[], %s::int2[]) AS v(id, status) "
+                "UPDATE ledger_pending p SET status = v.status FROM unnest(%b::bytea[], %b::int2[]) AS v(id, status) "
                 "WHERE p.id = v.id AND p.status = 1",
                 [[id_bytes(i) for i, _ in items], [s.status for _, s in items]],
             )
@@ -162,7 +167,7 @@ class PostgresLedgerStore(LedgerStoreBase):
                 raise pg_errors.SerializationFailure("a pending transfer left the pending state twice")
         if o.failed:
             cur.execute(
-                "INSERT INTO ledger_failed (id, result) SELECT * FROM unnest(%s::bytea[], %s::text[]) "
+                "INSERT INTO ledger_failed (id, result) SELECT * FROM unnest(%b::bytea[], %s::text[]) "
                 "ON CONFLICT (id) DO NOTHING",
                 [[id_bytes(i) for i, _ in o.failed], [code for _, code in o.failed]],
             )

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from pocketbank.domain.ledger import TransferBatchOutcome
 from pocketbank.storage.ledger_codec import ACCOUNT_COLUMNS, TRANSFER_COLUMNS, history_row, id_bytes, transfer_row
-from pocketbank.storage.ledger_store import MAX_ATTEMPTS, Cursor, LedgerStoreBase
+from pocketbank.storage.ledger_store import MAX_ATTEMPTS, Cursor, LedgerStoreBase, SnapshotChanged
 
 T = TypeVar("T")
 
@@ -73,7 +73,7 @@ class SqliteLedgerStore(LedgerStoreBase):
                     result = work(cur)
                     cur.execute("COMMIT")
                     return result
-                except sqlite3.IntegrityError:
+                except (sqlite3.IntegrityError, SnapshotChanged):
                     # Another process inserted one of our new ids between our read and our write; run the batch
                     # again so it sees that row. A CHECK failure is a bug and re-raises after the last attempt.
                     cur.execute("ROLLBACK")

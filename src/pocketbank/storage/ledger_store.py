@@ -55,6 +55,10 @@ Cursor = Any  # a DB-API cursor of sqlite3 or psycopg
 MAX_ATTEMPTS = 8
 
 
+class SnapshotChanged(Exception):
+    """The rows a batch depends on changed while it was being loaded; the batch is run again from the start."""
+
+
 class LedgerStoreBase(ABC):
     engine: str = "abstract"
     placeholder: str = "%s"
@@ -135,16 +139,26 @@ class LedgerStoreBase(ABC):
         return self._write_transaction(work)
 
     def _load(self, cur: Cursor, ids: set[int], pending_ids: set[int], account_ids: set[int]) -> LedgerSnapshot:
+        # The accounts of the pending transfers a batch posts or voids must be locked too: find them first.
+        pending_keys = sorted(id_bytes(i) for i in pending_ids if valid_id(i))
+        if pending_keys:
+            for p in self._select_transfers(cur, pending_keys):
+                if p.flags & TransferFlags.PENDING:
+                    account_ids.add(p.debit_account_id)
+                    account_ids.add(p.credit_account_id)
+        locked = self._lock_accounts(cur, sorted(id_bytes(i) for i in account_ids if valid_id(i)))
+        accounts = {a.id: a for a in map(account_from_row, locked)}
+        # Everything else is read under those locks. A concurrent copy of the same transfer takes the same locks,
+        # so by now it has committed and is seen here as existing (read before the locks, it was invisible and
+        # the copy was judged afresh: a payment could be answered "declined" although it had been applied).
         lookup = sorted(id_bytes(i) for i in ids | pending_ids if valid_id(i))
         transfers = {t.id: t for t in self._select_transfers(cur, lookup)} if lookup else {}
         referenced = [
             transfers[p] for p in pending_ids if p in transfers and transfers[p].flags & TransferFlags.PENDING
         ]
         for p in referenced:
-            account_ids.add(p.debit_account_id)
-            account_ids.add(p.credit_account_id)
-        locked = self._lock_accounts(cur, sorted(id_bytes(i) for i in account_ids if valid_id(i)))
-        accounts = {a.id: a for a in map(account_from_row, locked)}
+            if p.debit_account_id not in accounts or p.credit_account_id not in accounts:
+                raise SnapshotChanged("a pending transfer appeared after its accounts were chosen for locking")
         pending = self._select_pending(cur, [id_bytes(p.id) for p in referenced]) if referenced else {}
         failed = self._select_failed(cur, lookup) if lookup else {}
         return LedgerSnapshot(accounts, transfers, pending, failed)

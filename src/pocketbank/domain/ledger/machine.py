@@ -132,7 +132,8 @@ class TransferMachine:
         self._failed: list[tuple[int, str]] = []
         self._history: list[AccountBalance] = []
         self._expired: list[int] = []
-        # Undo logs for the chain being applied.
+        # Undo logs for the chain being applied (only kept inside a chain).
+        self._in_chain = False
         self._undo_accounts: list[tuple[_Working, tuple[int, int, int, int, int]]] = []
         self._undo_transfers: list[int] = []
         self._undo_pending: list[tuple[int, PendingState | None, PendingState | None, PendingState | None]] = []
@@ -168,8 +169,8 @@ class TransferMachine:
             if chain_open:
                 end = n - 1
             if i == end and not chain_open:
+                # A single event fails before it changes anything, so it needs no undo log.
                 code = self._apply(events[i])
-                self._clear_undo()
                 results[i] = code
                 if code not in SUCCESS_TRANSFER_RESULTS:
                     self._record_failure(events[i].id, code)
@@ -187,6 +188,7 @@ class TransferMachine:
         results: list[CreateTransferResult],
     ) -> None:
         marks = (len(self._new), len(self._history))
+        self._in_chain = True
         failed_at = -1
         code = R.OK
         for k in range(start, end + 1):
@@ -198,6 +200,7 @@ class TransferMachine:
             if code not in SUCCESS_TRANSFER_RESULTS:
                 failed_at = k
                 break
+        self._in_chain = False
         if failed_at < 0:
             self._clear_undo()
             return
@@ -241,17 +244,19 @@ class TransferMachine:
 
     def _save(self, w: _Working) -> None:
         self._dirty[w.base.id] = w
-        self._undo_accounts.append((w, (w.dp, w.dpo, w.cp, w.cpo, w.flags)))
+        if self._in_chain:
+            self._undo_accounts.append((w, (w.dp, w.dpo, w.cp, w.cpo, w.flags)))
 
     def _set_pending(self, pending_id: int, state: PendingState, created: bool) -> None:
-        self._undo_pending.append(
-            (
-                pending_id,
-                self._snap.pending.get(pending_id),
-                self._created.get(pending_id),
-                self._changed.get(pending_id),
+        if self._in_chain:
+            self._undo_pending.append(
+                (
+                    pending_id,
+                    self._snap.pending.get(pending_id),
+                    self._created.get(pending_id),
+                    self._changed.get(pending_id),
+                )
             )
-        )
         self._snap.pending[pending_id] = state
         if created or pending_id in self._created:
             self._created[pending_id] = state
@@ -452,7 +457,8 @@ class TransferMachine:
     def _store(self, stored: Transfer) -> None:
         self._snap.transfers[stored.id] = stored
         self._new.append(stored)
-        self._undo_transfers.append(stored.id)
+        if self._in_chain:
+            self._undo_transfers.append(stored.id)
 
 
 def _restore(target: dict[int, PendingState], key: int, previous: PendingState | None) -> None:

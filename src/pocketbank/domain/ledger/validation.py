@@ -48,6 +48,24 @@ def _fields_in_range(t: Transfer) -> bool:
 def check_transfer_fields(t: Transfer) -> CreateTransferResult | None:
     """The first structural fault of a transfer, or None when it is well formed."""
     flags = t.flags
+    # Fast path for the common case, a plain single-phase transfer: one expression, no calls.
+    if (
+        (flags & ~F.LINKED) == 0
+        and t.timestamp == 0
+        and t.pending_id == 0
+        and t.timeout == 0
+        and 0 < t.id < U128_MAX
+        and 0 < t.amount <= AMOUNT_MAX
+        and 0 < t.debit_account_id < U128_MAX
+        and 0 < t.credit_account_id < U128_MAX
+        and t.debit_account_id != t.credit_account_id
+        and 0 < t.ledger <= U32_MAX
+        and 0 < t.code <= U16_MAX
+        and 0 <= t.user_data_128 <= U128_MAX
+        and 0 <= t.user_data_64 <= U64_MAX
+        and 0 <= t.user_data_32 <= U32_MAX
+    ):
+        return None
     if t.timestamp != 0:
         return R.TIMESTAMP_MUST_BE_ZERO
     if flags < 0 or flags & ~F.KNOWN:
@@ -187,7 +205,7 @@ def check_account_fields(a: Account) -> CreateAccountResult | None:
     ):
         return A.FIELD_OUT_OF_RANGE
     both = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS | AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS
-    if a.flags & both == both:
+    if (a.flags & both) == both:
         return A.FLAGS_ARE_MUTUALLY_EXCLUSIVE
     if a.debits_pending:
         return A.DEBITS_PENDING_MUST_BE_ZERO
