@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pocketbank.domain.ledger import U128_MAX, Account, AccountBalance, Transfer
+from pocketbank.domain.ledger import U128_MAX, Account, AccountBalance, AccountState, Transfer
 
 ACCOUNT_COLUMNS = (
     "id, ledger, code, flags, user_data_128, user_data_64, user_data_32, "
@@ -15,6 +15,8 @@ TRANSFER_COLUMNS = (
     "id, debit_account_id, credit_account_id, amount, pending_id, ledger, code, flags, timeout, "
     "user_data_128, user_data_64, user_data_32, timestamp"
 )
+# What a batch needs of an account (decoding the other columns would be wasted work on the hot path).
+ACCOUNT_STATE_COLUMNS = "id, ledger, flags, debits_pending, debits_posted, credits_pending, credits_posted"
 HISTORY_COLUMNS = "account_id, timestamp, transfer_id, debits_pending, debits_posted, credits_pending, credits_posted"
 
 _from_bytes = int.from_bytes
@@ -42,6 +44,10 @@ def account_from_row(r: Sequence[Any]) -> Account:
         _from_bytes(r[0], "big"), r[1], r[2], r[3], _from_bytes(r[4], "big"), _from_bytes(r[5], "big"), r[6],
         r[7], r[8], r[9], r[10], r[11],
     )  # fmt: skip
+
+
+def account_state_from_row(r: Sequence[Any]) -> AccountState:
+    return AccountState(_from_bytes(r[0], "big"), r[1], r[2], r[3], r[4], r[5], r[6])
 
 
 def transfer_row(t: Transfer) -> tuple[Any, ...]:

@@ -16,8 +16,17 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg import errors as pg_errors
 
-from pocketbank.domain.ledger import TransferBatchOutcome
-from pocketbank.storage.ledger_codec import ACCOUNT_COLUMNS, TRANSFER_COLUMNS, history_row, id_bytes, transfer_row
+from pocketbank.domain.ledger import AccountState, TransferBatchOutcome
+from pocketbank.storage.ledger_codec import (
+    ACCOUNT_COLUMNS,
+    ACCOUNT_STATE_COLUMNS,
+    HISTORY_COLUMNS,
+    TRANSFER_COLUMNS,
+    account_state_from_row,
+    history_row,
+    id_bytes,
+    transfer_row,
+)
 from pocketbank.storage.ledger_store import MAX_ATTEMPTS, Cursor, LedgerStoreBase, SnapshotChanged
 
 T = TypeVar("T")
@@ -33,7 +42,17 @@ RETRYABLE = (
 _TRANSFER_TYPES = [
     "bytea", "bytea", "bytea", "int8", "bytea", "int8", "int4", "int4", "int8", "bytea", "bytea", "int8", "int8",
 ]  # fmt: skip
+_INSERT_TRANSFERS = (
+    f"INSERT INTO ledger_transfers ({TRANSFER_COLUMNS}) SELECT * FROM unnest("
+    + ", ".join(f"%b::{t}[]" for t in _TRANSFER_TYPES)
+    + ")"
+)
 _HISTORY_TYPES = ["bytea", "int8", "bytea", "int8", "int8", "int8", "int8"]
+_INSERT_HISTORY = (
+    f"INSERT INTO ledger_account_history ({HISTORY_COLUMNS}) SELECT * FROM unnest("
+    + ", ".join(f"%b::{t}[]" for t in _HISTORY_TYPES)
+    + ")"
+)
 
 
 def libpq_url(url: str) -> str:
@@ -75,9 +94,10 @@ class PostgresLedgerStore(LedgerStoreBase):
         conn = self._conn()
         for attempt in range(MAX_ATTEMPTS):
             try:
-                with conn.cursor() as cur:
+                # Pipeline mode: the writes and the commit go to the server together, in one round trip.
+                with conn.pipeline(), conn.cursor() as cur:
                     result = work(cur)
-                conn.commit()
+                    conn.commit()
                 return result
             except RETRYABLE:
                 conn.rollback()
@@ -110,28 +130,26 @@ class PostgresLedgerStore(LedgerStoreBase):
     def _in(self, values: Sequence[Any]) -> tuple[str, Sequence[Any]]:
         return "= ANY(%b)", [list(values)]
 
-    def _lock_accounts(self, cur: Cursor, ids: list[bytes]) -> list[Any]:
+    def _lock_accounts(self, cur: Cursor, ids: list[int]) -> dict[int, AccountState]:
         if not ids:
-            return []
-        cur.execute(f"SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY(%b) ORDER BY id FOR UPDATE", [ids])
-        rows: list[Any] = cur.fetchall()
-        return rows
+            return {}
+        cur.execute(
+            f"SELECT {ACCOUNT_STATE_COLUMNS} FROM ledger_accounts WHERE id = ANY(%b) ORDER BY id FOR UPDATE",
+            [[i.to_bytes(16, "big") for i in ids]],
+        )
+        return {a.id: a for a in map(account_state_from_row, cur.fetchall())}
 
     def _insert_accounts(self, cur: Cursor, rows: list[tuple[Any, ...]]) -> None:
         cur.executemany(
             f"INSERT INTO ledger_accounts ({ACCOUNT_COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)", rows
         )
 
-    def _copy(self, cur: Cursor, table: str, columns: str, types: list[str], rows: list[tuple[Any, ...]]) -> None:
-        with cur.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(types)
-            for row in rows:
-                copy.write_row(row)
-
     def _write_outcome(self, cur: Cursor, o: TransferBatchOutcome) -> None:
         if o.transfers:
+            # INSERT ... SELECT FROM unnest(arrays) rather than COPY: one statement that can share the pipeline (and
+            # so the round trip) with the updates and the commit.
             rows = [transfer_row(t) for t in o.transfers]
-            self._copy(cur, "ledger_transfers", TRANSFER_COLUMNS, _TRANSFER_TYPES, rows)
+            cur.execute(_INSERT_TRANSFERS, [list(column) for column in zip(*rows, strict=True)])
         if o.accounts:
             acc = o.accounts
             cur.execute(
@@ -141,10 +159,10 @@ class PostgresLedgerStore(LedgerStoreBase):
                 "AS v(id, dp, dpo, cp, cpo, flags) WHERE a.id = v.id",
                 [
                     [id_bytes(a.id) for a in acc],
-                    [a.debits_pending for a in acc],
-                    [a.debits_posted for a in acc],
-                    [a.credits_pending for a in acc],
-                    [a.credits_posted for a in acc],
+                    [a.dp for a in acc],
+                    [a.dpo for a in acc],
+                    [a.cp for a in acc],
+                    [a.cpo for a in acc],
                     [a.flags for a in acc],
                 ],
             )
@@ -159,10 +177,10 @@ class PostgresLedgerStore(LedgerStoreBase):
             items = list(o.pending_changed.items())
             cur.execute(
                 "UPDATE ledger_pending p SET status = v.status FROM unnest(%b::bytea[], %b::int2[]) AS v(id, status) "
-                "WHERE p.id = v.id AND p.status = 1",
+                "WHERE p.id = v.id AND p.status = 1 RETURNING p.id",
                 [[id_bytes(i) for i, _ in items], [s.status for _, s in items]],
             )
-            if cur.rowcount != len(items):
+            if len(cur.fetchall()) != len(items):  # fetching forces the pipeline to sync here
                 # The accounts lock makes this impossible; if it ever happens, refuse rather than double-release.
                 raise pg_errors.SerializationFailure("a pending transfer left the pending state twice")
         if o.failed:
@@ -172,10 +190,5 @@ class PostgresLedgerStore(LedgerStoreBase):
                 [[id_bytes(i) for i, _ in o.failed], [code for _, code in o.failed]],
             )
         if o.history:
-            self._copy(
-                cur,
-                "ledger_account_history",
-                "account_id, timestamp, transfer_id, debits_pending, debits_posted, credits_pending, credits_posted",
-                _HISTORY_TYPES,
-                [history_row(h) for h in o.history],
-            )
+            rows = [history_row(h) for h in o.history]
+            cur.execute(_INSERT_HISTORY, [list(column) for column in zip(*rows, strict=True)])

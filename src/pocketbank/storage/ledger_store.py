@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from pocketbank.domain.ledger import (
     Account,
     AccountBalance,
+    AccountState,
     CreateAccountResult,
     LedgerSnapshot,
     PendingState,
@@ -82,8 +83,8 @@ class LedgerStoreBase(ABC):
         """SQL for ``IN (values)`` and its parameters."""
 
     @abstractmethod
-    def _lock_accounts(self, cur: Cursor, ids: list[bytes]) -> list[Any]:
-        """Select the accounts with these ids, locking them in the given (ascending) order."""
+    def _lock_accounts(self, cur: Cursor, ids: list[int]) -> dict[int, AccountState]:
+        """The accounts with these ids, locked in the given (ascending) order, as states the batch may change."""
 
     @abstractmethod
     def _write_outcome(self, cur: Cursor, outcome: TransferBatchOutcome) -> None:
@@ -146,8 +147,7 @@ class LedgerStoreBase(ABC):
                 if p.flags & TransferFlags.PENDING:
                     account_ids.add(p.debit_account_id)
                     account_ids.add(p.credit_account_id)
-        locked = self._lock_accounts(cur, sorted(id_bytes(i) for i in account_ids if valid_id(i)))
-        accounts = {a.id: a for a in map(account_from_row, locked)}
+        accounts = self._lock_accounts(cur, sorted(i for i in account_ids if valid_id(i)))
         # Everything else is read under those locks. A concurrent copy of the same transfer takes the same locks,
         # so by now it has committed and is seen here as existing (read before the locks, it was invisible and
         # the copy was judged afresh: a payment could be answered "declined" although it had been applied).

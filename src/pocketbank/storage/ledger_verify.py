@@ -5,7 +5,8 @@ Checked, with plain SQL that is the same on both engines:
 - per ledger, the sum of posted debits equals the sum of posted credits, and likewise for pending;
 - every account's four counters equal the sums of its transfers: posted counters from every transfer that is not
   itself pending (single-phase transfers and posts), pending counters from pending transfers still pending;
-- no account breaks its limit flag; no transfer has a non-positive amount outside the closing exception.
+- no account breaks its limit flag; no transfer has a non-positive amount outside the closing exception;
+- every transfer refers to accounts that exist (the foreign key the hot path does without).
 
 A problem is reported as a line of text; an empty list means the ledger is consistent.
 """
@@ -56,6 +57,12 @@ WHERE ((flags & 2) <> 0 AND debits_pending + debits_posted > credits_posted)
    OR ((flags & 4) <> 0 AND credits_pending + credits_posted > debits_posted)
 """
 
+_REFERENCES = """
+SELECT t.id FROM ledger_transfers t
+WHERE NOT EXISTS (SELECT 1 FROM ledger_accounts a WHERE a.id = t.debit_account_id)
+   OR NOT EXISTS (SELECT 1 FROM ledger_accounts a WHERE a.id = t.credit_account_id)
+"""
+
 _AMOUNTS = "SELECT id, amount FROM ledger_transfers WHERE amount < 0 OR (amount = 0 AND (flags & 204) = 0)"
 
 
@@ -70,6 +77,8 @@ def verify_ledger(cur: Any) -> VerifyReport:
         problems.append(f"account {account}: counters {tuple(row[1:5])} != sums of its transfers {tuple(row[5:9])}")
     cur.execute(_LIMITS)
     problems.extend(f"account {int.from_bytes(r[0], 'big')}: breaks its limit flag" for r in cur.fetchall())
+    cur.execute(_REFERENCES)
+    problems.extend(f"transfer {int.from_bytes(r[0], 'big')}: refers to a missing account" for r in cur.fetchall())
     cur.execute(_AMOUNTS)
     problems.extend(f"transfer {int.from_bytes(r[0], 'big')}: amount {r[1]}" for r in cur.fetchall())
     cur.execute("SELECT COUNT(*) FROM ledger_accounts")

@@ -2,9 +2,12 @@
 
 128-bit ids and 64-bit user data are stored as big-endian bytes (BLOB / bytea), so byte order is numeric order:
 ``ORDER BY id`` locks rows in the same order as Python's ``sorted(ids)``. Counters and amounts are 64-bit signed
-integers. The database enforces the invariants it can check row by row, as a second line behind the state
-machine: amounts are positive (a closing transfer and its resolution may carry 0, as in TigerBeetle), counters are
-never negative, and an account's limit flag holds after every update.
+integers. On SQLite every table is WITHOUT ROWID: rows are clustered on their primary key, so a look-up by id is
+one B-tree descent and an insert touches one tree fewer.
+
+The database enforces the invariants it can check row by row, as a second line behind the state machine: amounts
+are positive (a closing transfer and its resolution may carry 0, as in TigerBeetle), counters are never negative,
+and an account's limit flag holds after every update.
 """
 
 from __future__ import annotations
@@ -54,14 +57,19 @@ ledger_accounts = Table(
         "(flags & 4) = 0 OR credits_pending + credits_posted <= debits_posted",
         name="ck_account_credits_must_not_exceed_debits",
     ),
+    # Counter updates change no indexed column; free space on each page lets PostgreSQL update in place (HOT).
+    postgresql_with={"fillfactor": 70},
+    sqlite_with_rowid=False,
 )
 
 ledger_transfers = Table(
     "ledger_transfers",
     metadata,
     Column("id", LargeBinary(16), primary_key=True),
-    Column("debit_account_id", LargeBinary(16), ForeignKey("ledger_accounts.id"), nullable=False),
-    Column("credit_account_id", LargeBinary(16), ForeignKey("ledger_accounts.id"), nullable=False),
+    # No foreign keys here: both accounts are locked and checked by the state machine before a row is written,
+    # and a per-row FK check cost PostgreSQL ~40 ms per 1000 transfers. verify() checks the references instead.
+    Column("debit_account_id", LargeBinary(16), nullable=False),
+    Column("credit_account_id", LargeBinary(16), nullable=False),
     Column("amount", BigInteger, nullable=False),
     Column("pending_id", LargeBinary(16), nullable=True),
     Column("ledger", BigInteger, nullable=False),
@@ -77,6 +85,7 @@ ledger_transfers = Table(
     CheckConstraint("debit_account_id <> credit_account_id", name="ck_transfer_accounts_differ"),
     Index("ix_ledger_transfers_debit", "debit_account_id", "timestamp"),
     Index("ix_ledger_transfers_credit", "credit_account_id", "timestamp"),
+    sqlite_with_rowid=False,
 )
 
 ledger_pending = Table(
@@ -92,6 +101,7 @@ ledger_pending = Table(
         sqlite_where=text("status = 1 AND expires_at > 0"),
         postgresql_where=text("status = 1 AND expires_at > 0"),
     ),
+    sqlite_with_rowid=False,
 )
 
 ledger_failed = Table(
@@ -99,6 +109,7 @@ ledger_failed = Table(
     metadata,
     Column("id", LargeBinary(16), primary_key=True),
     Column("result", String(64), nullable=False),
+    sqlite_with_rowid=False,
 )
 
 ledger_account_history = Table(
@@ -112,4 +123,5 @@ ledger_account_history = Table(
     Column("credits_pending", BigInteger, nullable=False),
     Column("credits_posted", BigInteger, nullable=False),
     PrimaryKeyConstraint("account_id", "timestamp", "transfer_id"),
+    sqlite_with_rowid=False,
 )

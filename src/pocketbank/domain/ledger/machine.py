@@ -35,6 +35,7 @@ from pocketbank.domain.ledger.model import (
     Account,
     AccountBalance,
     AccountFlags,
+    AccountState,
     PendingState,
     PendingStatus,
     Transfer,
@@ -56,32 +57,11 @@ _HISTORY = AccountFlags.HISTORY
 _CLOSED = AccountFlags.CLOSED
 
 
-class _Working:
-    """An account's counters while a batch runs; turned back into an immutable Account at the end."""
-
-    __slots__ = ("base", "cp", "cpo", "dp", "dpo", "flags")
-
-    def __init__(self, account: Account) -> None:
-        self.base = account
-        self.dp = account.debits_pending
-        self.dpo = account.debits_posted
-        self.cp = account.credits_pending
-        self.cpo = account.credits_posted
-        self.flags = account.flags
-
-    def freeze(self) -> Account:
-        b = self.base
-        return Account(
-            b.id, b.ledger, b.code, self.flags, b.user_data_128, b.user_data_64, b.user_data_32,
-            self.dp, self.dpo, self.cp, self.cpo, b.timestamp,
-        )  # fmt: skip
-
-
 @dataclass(slots=True)
 class LedgerSnapshot:
     """What a batch may read: loaded by the store, inside the write transaction, after locking the accounts."""
 
-    accounts: dict[int, Account]
+    accounts: dict[int, AccountState]  # the batch changes these in place
     transfers: dict[int, Transfer]  # existing transfers with the batch's ids, and the pending ones referred to
     pending: dict[int, PendingState]  # state of every pending transfer in ``transfers``
     failed: dict[int, str] = field(default_factory=dict)  # ids among the batch's that failed before
@@ -93,7 +73,7 @@ class TransferBatchOutcome:
 
     results: list[list[CreateTransferResult]]
     transfers: list[Transfer]
-    accounts: list[Account]  # final state of every account whose counters or flags changed
+    accounts: list[AccountState]  # final state of every account whose counters or flags changed
     pending_created: dict[int, PendingState]
     pending_changed: dict[int, PendingState]
     failed: list[tuple[int, str]]
@@ -124,8 +104,7 @@ class TransferMachine:
         self._snap = snapshot
         self._now = now
         self._ts = first_timestamp
-        self._work: dict[int, _Working] = {}
-        self._dirty: dict[int, _Working] = {}
+        self._dirty: dict[int, AccountState] = {}
         self._new: list[Transfer] = []
         self._created: dict[int, PendingState] = {}
         self._changed: dict[int, PendingState] = {}
@@ -134,7 +113,7 @@ class TransferMachine:
         self._expired: list[int] = []
         # Undo logs for the chain being applied (only kept inside a chain).
         self._in_chain = False
-        self._undo_accounts: list[tuple[_Working, tuple[int, int, int, int, int]]] = []
+        self._undo_accounts: list[tuple[AccountState, tuple[int, int, int, int, int]]] = []
         self._undo_transfers: list[int] = []
         self._undo_pending: list[tuple[int, PendingState | None, PendingState | None, PendingState | None]] = []
 
@@ -146,7 +125,7 @@ class TransferMachine:
         return TransferBatchOutcome(
             results=results,
             transfers=self._new,
-            accounts=[w.freeze() for w in self._dirty.values()],
+            accounts=list(self._dirty.values()),
             pending_created=self._created,
             pending_changed=self._changed,
             failed=self._failed,
@@ -236,14 +215,11 @@ class TransferMachine:
 
     # -- state changes (each one logged for rollback) -------------------------------------------------------
 
-    def _acct(self, account_id: int) -> _Working:
-        w = self._work.get(account_id)
-        if w is None:
-            w = self._work[account_id] = _Working(self._snap.accounts[account_id])
-        return w
+    def _acct(self, account_id: int) -> AccountState:
+        return self._snap.accounts[account_id]
 
-    def _save(self, w: _Working) -> None:
-        self._dirty[w.base.id] = w
+    def _save(self, w: AccountState) -> None:
+        self._dirty[w.id] = w
         if self._in_chain:
             self._undo_accounts.append((w, (w.dp, w.dpo, w.cp, w.cpo, w.flags)))
 
@@ -263,10 +239,10 @@ class TransferMachine:
         else:
             self._changed[pending_id] = state
 
-    def _snapshot_history(self, transfer_id: int, timestamp: int, *accounts: _Working) -> None:
+    def _snapshot_history(self, transfer_id: int, timestamp: int, *accounts: AccountState) -> None:
         for w in accounts:
             if w.flags & _HISTORY:
-                self._history.append(AccountBalance(w.base.id, timestamp, transfer_id, w.dp, w.dpo, w.cp, w.cpo))
+                self._history.append(AccountBalance(w.id, timestamp, transfer_id, w.dp, w.dpo, w.cp, w.cpo))
 
     def _next_timestamp(self) -> int:
         ts = self._ts
@@ -300,7 +276,7 @@ class TransferMachine:
         self._clear_undo()
 
     @staticmethod
-    def _reopen_if_closing(p: Transfer, dr: _Working, cr: _Working) -> None:
+    def _reopen_if_closing(p: Transfer, dr: AccountState, cr: AccountState) -> None:
         if p.flags & F.CLOSING_DEBIT:
             dr.flags &= ~_CLOSED
         if p.flags & F.CLOSING_CREDIT:
@@ -325,15 +301,15 @@ class TransferMachine:
 
     def _create(self, t: Transfer) -> CreateTransferResult:
         accounts = self._snap.accounts
-        dr_acc = accounts.get(t.debit_account_id)
-        if dr_acc is None:
+        dr = accounts.get(t.debit_account_id)
+        if dr is None:
             return R.DEBIT_ACCOUNT_NOT_FOUND
-        cr_acc = accounts.get(t.credit_account_id)
-        if cr_acc is None:
+        cr = accounts.get(t.credit_account_id)
+        if cr is None:
             return R.CREDIT_ACCOUNT_NOT_FOUND
-        if dr_acc.ledger != cr_acc.ledger:
+        if dr.ledger != cr.ledger:
             return R.ACCOUNTS_MUST_HAVE_THE_SAME_LEDGER
-        if t.ledger != dr_acc.ledger:
+        if t.ledger != dr.ledger:
             return R.TRANSFER_MUST_HAVE_THE_SAME_LEDGER_AS_ACCOUNTS
         dr, cr = self._acct(t.debit_account_id), self._acct(t.credit_account_id)
         if dr.flags & _CLOSED:

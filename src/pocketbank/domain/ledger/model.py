@@ -125,6 +125,33 @@ class Account:
         return self.credits_posted - self.debits_posted - self.debits_pending
 
 
+class AccountState:
+    """An account's limits and counters as a batch sees and changes them; all the state machine needs.
+
+    Mutable on purpose: one batch applies thousands of events, and building a new frozen Account per event
+    would be most of its cost. It lives only for the batch; the store writes the final values back.
+    """
+
+    __slots__ = ("cp", "cpo", "dp", "dpo", "flags", "id", "ledger")
+
+    def __init__(self, id: int, ledger: int, flags: int, dp: int, dpo: int, cp: int, cpo: int) -> None:
+        self.id = id
+        self.ledger = ledger
+        self.flags = flags
+        self.dp = dp  # debits_pending
+        self.dpo = dpo  # debits_posted
+        self.cp = cp  # credits_pending
+        self.cpo = cpo  # credits_posted
+
+    @classmethod
+    def of(cls, a: Account) -> AccountState:
+        return cls(a.id, a.ledger, a.flags, a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted)
+
+    def __repr__(self) -> str:
+        counters = f"dp={self.dp}, dpo={self.dpo}, cp={self.cp}, cpo={self.cpo}"
+        return f"AccountState(id={self.id}, ledger={self.ledger}, flags={self.flags}, {counters})"
+
+
 @dataclass(frozen=True, slots=True)
 class Transfer:
     id: int
