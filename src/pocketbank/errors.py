@@ -74,3 +74,170 @@ class UnsupportedLocale(PocketBankError, ValueError):
     """Formatting was asked for a locale the bank does not support."""
 
     code = "unsupported_locale"
+
+
+# --- Requests and identifiers ------------------------------------------------------------------------------
+
+
+class InvalidId(PocketBankError):
+    """A public id is malformed or of the wrong kind (a transfer id where an account id belongs)."""
+
+    code = "invalid_id"
+
+
+class NotFound(PocketBankError):
+    """No such object visible to the caller (someone else's object is reported the same way)."""
+
+    code = "not_found"
+
+
+class Conflict(PocketBankError):
+    """The request conflicts with the current state of the object."""
+
+    code = "conflict"
+
+
+class IdempotencyKeyInUse(PocketBankError):
+    """A request with this Idempotency-Key is still being processed."""
+
+    code = "idempotency_key_in_use"
+
+
+class IdempotencyKeyReused(PocketBankError):
+    """This Idempotency-Key was used with a different request."""
+
+    code = "idempotency_key_reused"
+
+
+class IdempotencyKeyRequired(PocketBankError):
+    """Money-moving requests must carry an Idempotency-Key header."""
+
+    code = "idempotency_key_required"
+
+
+# --- Customers, credentials, pricing and limits -----------------------------------------------------------
+
+
+class InvalidPhoneNumber(PocketBankError):
+    """A mobile number is neither a mainland 11-digit mobile number nor a valid E.164 mobile number."""
+
+    code = "invalid_phone_number"
+
+
+class InvalidIdDocument(PocketBankError):
+    """An identity document number is malformed or fails its checksum."""
+
+    code = "invalid_id_document"
+
+
+class InvalidName(PocketBankError):
+    """A person's name is empty, longer than 64 characters, or contains control characters."""
+
+    code = "invalid_name"
+
+
+class WeakPassword(PocketBankError):
+    """A password fails the NIST SP 800-63B policy; `reason` says which rule, as a stable snake_case word."""
+
+    code = "weak_password"
+
+    def __init__(self, message: str, *, reason: str, param: str | None = "password") -> None:
+        super().__init__(message, param=param)
+        self.reason = reason
+
+
+class PricingUnavailable(PocketBankError):
+    """No fee rule exists for this product on this channel: the product is not offered there."""
+
+    code = "pricing_unavailable"
+
+
+class LimitExceeded(PocketBankError):
+    """An amount is above a transaction limit; `scope` names the limit and `limit` its amount in minor units."""
+
+    code = "limit_exceeded"
+
+    def __init__(self, message: str, *, scope: str, limit: int, param: str | None = "amount") -> None:
+        super().__init__(message, param=param)
+        self.scope = scope
+        self.limit = limit
+
+
+class InvalidRulesData(PocketBankError):
+    """A fee, limit or password rule (or the data file it was loaded from) is malformed."""
+
+    code = "invalid_rules_data"
+
+
+# --- Authentication and authorisation ----------------------------------------------------------------------
+
+
+class Unauthenticated(PocketBankError):
+    """No valid credentials: missing, expired, revoked or idle-timed-out token."""
+
+    code = "unauthenticated"
+
+
+class Forbidden(PocketBankError):
+    """Authenticated, but this principal may not do this (a teller reversing a transfer, say)."""
+
+    code = "forbidden"
+
+
+class RateLimited(PocketBankError):
+    """Too many attempts; ``retry_after`` seconds until the next one is allowed."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int, param: str | None = None) -> None:
+        super().__init__(message, param=param)
+        self.retry_after = retry_after
+
+
+# --- Sign-up, login, sessions, one-time codes and step-up ---------------------------------------------------
+
+
+class InvalidCredentials(PocketBankError):
+    """Wrong password or unknown login: deliberately the same error for both, so no one learns who banks here."""
+
+    code = "invalid_credentials"
+
+
+class AccountLocked(PocketBankError):
+    """Too many consecutive failed logins; ``retry_after`` seconds until the next attempt is accepted."""
+
+    code = "account_locked"
+
+    def __init__(self, message: str, *, retry_after: int, param: str | None = None) -> None:
+        super().__init__(message, param=param)
+        self.retry_after = retry_after
+
+
+class SessionExpired(Unauthenticated):
+    """The session timed out (idle for too long, or past its absolute lifetime): log in again."""
+
+    code = "session_expired"
+
+
+class InvalidCode(PocketBankError):
+    """A one-time code (SMS, TOTP) is wrong, expired, already used or out of attempts."""
+
+    code = "invalid_code"
+
+
+class StepUpFailed(PocketBankError):
+    """A step-up proof is wrong, used, expired, out of attempts, or was issued for a different amount or payee."""
+
+    code = "step_up_failed"
+
+
+class AlreadyRegistered(PocketBankError):
+    """This mobile number or identity document already belongs to a customer (told only after the SMS code)."""
+
+    code = "already_registered"
+
+
+class MethodNotEnrolled(PocketBankError):
+    """The second factor asked for (TOTP, transaction PIN) is not set up for this customer."""
+
+    code = "method_not_enrolled"

@@ -12,3 +12,10 @@ import time
 
 def new_id() -> int:
     return (time.time_ns() // 1_000_000) << 80 | secrets.randbits(80)
+
+
+class SecureIdGenerator:
+    """The production ``IdGenerator``."""
+
+    def new(self) -> int:
+        return new_id()

@@ -11,7 +11,9 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
 from pocketbank.storage.ledger_store import LedgerStoreBase
-from pocketbank.storage.schema import metadata
+from pocketbank.storage.tables import schema
+
+metadata = schema.metadata
 
 
 def sqlalchemy_url(url: str) -> str:

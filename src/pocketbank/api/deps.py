@@ -1,0 +1,53 @@
+"""FastAPI dependencies: the container, and the authenticated principal (bearer access token).
+
+Routes declare ``customer: CurrentCustomer`` or ``staff: CurrentStaff``; the token is checked by the auth service
+(``container.auth.authenticate``), which also enforces the idle timeout and revocation.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from pocketbank.bootstrap import Container
+from pocketbank.domain.principals import Principal, PrincipalKind
+from pocketbank.errors import Forbidden, Unauthenticated
+
+bearer = HTTPBearer(auto_error=False, description="Access token from POST /v1/sessions")
+
+
+def get_container(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
+
+
+ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+def current_principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthenticated("send a bearer access token", param="Authorization")
+    container = get_container(request)
+    principal = container.auth.authenticate(credentials.credentials, container.clock.now_ns())
+    request.state.principal = principal
+    return principal
+
+
+def current_customer(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    if principal.kind is not PrincipalKind.CUSTOMER:
+        raise Forbidden("this endpoint is for customers")
+    return principal
+
+
+def current_staff(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    if principal.kind is not PrincipalKind.STAFF:
+        raise Forbidden("this endpoint is for bank staff")
+    return principal
+
+
+CurrentCustomer = Annotated[Principal, Depends(current_customer)]
+CurrentStaff = Annotated[Principal, Depends(current_staff)]

@@ -1,0 +1,98 @@
+"""Deposit accounts and the bank's own accounts, as they sit on the ledger.
+
+A customer's deposit account *is* a ledger account: its public id ``acct_…`` encodes the ledger account's 128-bit
+id, its currency is the ledger (asset) it lives on, and its balance is the ledger's ``credits_posted -
+debits_posted``. A deposit is money the bank owes the customer, so the ledger account carries
+``DEBITS_MUST_NOT_EXCEED_CREDITS``: no transfer can overdraw it, whatever races in front of it. It also keeps
+``HISTORY``, so a statement can show the balance after every entry.
+
+The bank's side of every movement lands on internal accounts with fixed, derived ids (``bank_account_id``):
+settlement (where deposits come from), fee income (spread over a few sub-accounts so that concurrent batches do
+not all queue on one row), and the two sides of the *limit ledger*.
+
+**Limits as ledger accounts.** A daily, monthly or yearly limit is an account on a separate ledger
+(``LIMIT_LEDGER``) funded with the limit amount and flagged ``DEBITS_MUST_NOT_EXCEED_CREDITS``. Every transfer
+debits the limit accounts that apply to it in the same linked chain as the payment. If one of them would go
+below zero the whole chain fails inside the ledger's write transaction, so two concurrent transfers can never
+both pass a limit that only one of them fits (the TOCTOU class of bug, checked atomically with the posting).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from enum import IntEnum, StrEnum
+
+from pocketbank.domain.ledger import AccountFlags
+
+# Ledger numbers are asset ledgers (ISO 4217 numeric for currencies); limits live on a ledger of their own.
+LIMIT_LEDGER = 9_000_156  # limit units are CNY minor units
+FEE_SUBACCOUNTS = 4
+
+CUSTOMER_ACCOUNT_FLAGS = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS | AccountFlags.HISTORY
+
+
+class AccountCode(IntEnum):
+    """The ledger ``code`` of an account: what kind of account it is (a chart of accounts)."""
+
+    CUSTOMER_DEPOSIT = 1
+    BANK_SETTLEMENT = 10
+    FEE_INCOME = 20
+    CLOSING_CONTROL = 30
+    LIMIT_ALLOWANCE = 90
+    LIMIT_SOURCE = 91
+    LIMIT_USAGE = 92
+
+
+class TransferCode(IntEnum):
+    """The ledger ``code`` of a transfer: its business type (shown as the entry's type in a statement)."""
+
+    DEPOSIT = 1
+    INTRA_BANK = 2
+    FEE = 3
+    LIMIT_FUNDING = 4
+    LIMIT_USAGE = 5
+    REVERSAL = 6
+    FEE_REVERSAL = 7
+    ACCOUNT_CLOSING = 8
+    INTERBANK = 9
+    REMITTANCE = 10
+
+
+class AccountStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class DepositAccount:
+    id: int  # = the ledger account id
+    customer_id: int
+    currency: str
+    ledger: int
+    status: AccountStatus
+    opened_at: int
+    closed_at: int | None = None
+    is_default: bool = False
+
+
+def derive_id(*parts: object) -> int:
+    """A 128-bit id derived from its parts: the same parts always give the same id (for idempotent retries)."""
+    digest = hashlib.blake2b("\x1f".join(str(p) for p in parts).encode(), digest_size=16).digest()
+    value = int.from_bytes(digest, "big")
+    # 0 and 2**128-1 are reserved by the ledger; a derived id never lands on them in practice, but never is better.
+    return value if 0 < value < 2**128 - 1 else 1
+
+
+def bank_account_id(ledger: int, code: AccountCode, sub: int = 0) -> int:
+    """The fixed id of one of the bank's internal accounts on a ledger."""
+    return (1 << 120) | (ledger << 32) | (int(code) << 8) | sub
+
+
+def fee_account_id(ledger: int, transfer_id: int) -> int:
+    """Fee income is spread over sub-accounts by transfer id, so concurrent fees do not contend on one row."""
+    return bank_account_id(ledger, AccountCode.FEE_INCOME, transfer_id % FEE_SUBACCOUNTS)
+
+
+def limit_account_id(customer_id: int, scope: str, period_key: str) -> int:
+    return derive_id("limit", customer_id, scope, period_key)

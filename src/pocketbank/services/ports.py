@@ -1,0 +1,121 @@
+"""Ports shared by every part: the unit of work, the audit log, the outbox, ids and the event bus.
+
+A service function is one use case in one unit of work::
+
+    with uow.begin() as tx:
+        customers.insert(tx, customer)
+        audit.append(tx, AuditRecord(...))
+        outbox.add(tx, DomainEvent(...))
+    bus.publish(events)          # after the commit, never before
+
+``Tx`` is opaque to services: each store port receives it and knows what it is (a SQLAlchemy connection in a
+transaction, for the SQL adapters).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pocketbank.domain.audit import AuditRecord
+from pocketbank.domain.channels import AuthMethod
+from pocketbank.domain.events import DomainEvent
+from pocketbank.domain.principals import Principal
+
+Tx = Any  # opaque transaction handle, passed from UnitOfWork.begin() to the store ports
+
+
+class UnitOfWork(Protocol):
+    def begin(self) -> AbstractContextManager[Tx]:
+        """A transaction: commits when the block ends normally, rolls back when it raises."""
+        ...
+
+
+class AuditLog(Protocol):
+    def append(self, tx: Tx, record: AuditRecord) -> None: ...
+
+    def verify(self, stream: str | None = None) -> list[str]:
+        """Problems found in the hash chains (one stream, or all); empty when intact."""
+        ...
+
+
+class Outbox(Protocol):
+    def add(self, tx: Tx, event: DomainEvent) -> None: ...
+
+    def undispatched(self, limit: int = 1000) -> list[DomainEvent]: ...
+
+    def mark_dispatched(self, ids: Sequence[str], at: int) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotentResponse:
+    status: int
+    body: str  # the JSON body exactly as first sent
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyClaim:
+    """The outcome of claiming a key: ``replay`` holds the stored response of a completed first request."""
+
+    replay: IdempotentResponse | None
+
+
+class IdempotencyStore(Protocol):
+    def claim(self, principal: str, key: str, fingerprint: str, now: int, lease_ns: int) -> IdempotencyClaim:
+        """Claim (principal, key) for a new request, or return the stored response of the completed first one.
+
+        Raises ``IdempotencyKeyReused`` for a different fingerprint and ``IdempotencyKeyInUse`` while the first
+        request is still running (its lease has not run out).
+        """
+        ...
+
+    def complete(self, principal: str, key: str, response: IdempotentResponse, now: int) -> None: ...
+
+    def release(self, principal: str, key: str) -> None:
+        """Forget a claim whose request failed unexpectedly, so a retry runs it again (money moves by ledger ids
+        derived from the key, so running again can never move it twice)."""
+        ...
+
+    def purge(self, older_than: int) -> int: ...
+
+
+class IdGenerator(Protocol):
+    def new(self) -> int:
+        """A new 128-bit id, time-sortable and unguessable."""
+        ...
+
+
+EventHandler = Callable[[DomainEvent], None]
+
+
+class EventBus:
+    """In-process subscribers for events that have been committed."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, list[EventHandler]] = {}
+
+    def subscribe(self, event_type: str, handler: EventHandler) -> None:
+        self._handlers.setdefault(event_type, []).append(handler)
+
+    def publish(self, events: Iterable[DomainEvent]) -> None:
+        for event in events:
+            for handler in self._handlers.get(event.type, []) + self._handlers.get("*", []):
+                handler(event)
+
+
+class Authenticator(Protocol):
+    def authenticate(self, access_token: str, now: int) -> Principal:
+        """The principal behind a bearer access token; ``Unauthenticated`` if missing, expired, revoked or idle."""
+        ...
+
+
+class StepUpVerifier(Protocol):
+    def verify(self, principal: Principal, challenge_id: str, code: str, binding: str, now: int) -> AuthMethod:
+        """Consume a step-up proof bound to ``binding`` (``domain.stepup.binding_digest`` of amount and payee).
+
+        Returns the method that was proven (sms, totp or pin), which selects the limit tier. Raises
+        ``StepUpFailed`` when the code is wrong, used, expired, or was issued for a different binding.
+        """
+        ...

@@ -1,0 +1,56 @@
+"""The application database: the same database as the ledger, reached through SQLAlchemy Core.
+
+``make_engine(url)`` gives an engine with the same durability settings as the ledger store (SQLite: WAL,
+``synchronous=FULL``, foreign keys on, and ``BEGIN IMMEDIATE`` so a write transaction holds the write lock from its
+first statement rather than failing half-way with SQLITE_BUSY). ``SqlUnitOfWork.begin()`` is one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+
+from pocketbank.storage.engine import sqlalchemy_url
+
+
+def make_engine(url: str) -> Engine:
+    sa_url = sqlalchemy_url(url)
+    if sa_url.startswith("sqlite"):
+        engine = create_engine(sa_url, connect_args={"check_same_thread": False, "timeout": 60})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # let us issue BEGIN ourselves
+            for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=60000"):
+                dbapi_conn.execute(f"PRAGMA {pragma}")
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            readonly = conn.get_execution_options().get("pocketbank_readonly", False)
+            conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(sa_url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+class SqlUnitOfWork:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only connection (no write lock on SQLite)."""
+        with self.engine.connect() as raw:
+            conn = raw.execution_options(pocketbank_readonly=True)
+            try:
+                yield conn
+            finally:
+                conn.rollback()

@@ -1,0 +1,67 @@
+"""The audit log in SQL: append under the stream's last row, verify by recomputing every hash."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from itertools import groupby
+
+from sqlalchemy import Connection, Engine, insert, select
+
+from pocketbank.domain.audit import GENESIS, AuditRecord, StoredAudit, chain_hash, verify_chain
+from pocketbank.storage.app_schema import audit_log as t
+
+
+class SqlAuditLog:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._lock_rows = engine.dialect.name == "postgresql"
+
+    def append(self, tx: Connection, record: AuditRecord) -> None:
+        stream = record.stream
+        last = select(t.c.seq, t.c.hash).where(t.c.stream == stream).order_by(t.c.seq.desc()).limit(1)
+        if self._lock_rows:
+            # Two transactions appending to one stream queue here; a first-ever pair collides on the primary key.
+            last = last.with_for_update()
+        row = tx.execute(last).first()
+        seq, prev = (row[0] + 1, row[1]) if row else (1, GENESIS)
+        tx.execute(
+            insert(t).values(
+                stream=stream,
+                seq=seq,
+                at=record.at,
+                actor_type=record.actor_type,
+                actor_id=record.actor_id,
+                action=record.action,
+                subject=record.subject,
+                channel=record.channel,
+                auth_method=record.auth_method,
+                detail=json.dumps(record.detail, sort_keys=True, ensure_ascii=False),
+                prev_hash=prev,
+                hash=chain_hash(prev, record, seq),
+            )
+        )
+
+    def entries(self, stream: str | None = None) -> Iterator[StoredAudit]:
+        q = select(t).order_by(t.c.stream, t.c.seq)
+        if stream is not None:
+            q = q.where(t.c.stream == stream)
+        with self.engine.connect() as conn:
+            for r in conn.execute(q):
+                record = AuditRecord(
+                    actor_type=r.actor_type,
+                    actor_id=r.actor_id,
+                    action=r.action,
+                    subject=r.subject,
+                    channel=r.channel,
+                    auth_method=r.auth_method,
+                    at=r.at,
+                    detail=json.loads(r.detail),
+                )
+                yield StoredAudit(r.seq, record, r.prev_hash, r.hash)
+
+    def verify(self, stream: str | None = None) -> list[str]:
+        problems: list[str] = []
+        for _, entries in groupby(self.entries(stream), key=lambda e: e.record.stream):
+            problems.extend(verify_chain(entries))
+        return problems

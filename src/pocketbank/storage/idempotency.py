@@ -1,0 +1,74 @@
+"""Idempotency keys in SQL (Stripe's semantics; see ``services.ports.IdempotencyStore``).
+
+A claim is its own short transaction, committed before the request runs, so a concurrent retry with the same key
+finds it and gets 409 instead of running the request a second time. The lease covers a crashed server: once it runs
+out, a retry may claim the key again (safe, because money moves by ledger ids derived from the key).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from pocketbank.errors import IdempotencyKeyInUse, IdempotencyKeyReused
+from pocketbank.services.ports import IdempotencyClaim, IdempotentResponse
+from pocketbank.storage.app_schema import idempotency_keys as t
+
+
+class SqlIdempotencyStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def claim(self, principal: str, key: str, fingerprint: str, now: int, lease_ns: int) -> IdempotencyClaim:
+        where = (t.c.principal == principal) & (t.c.key == key)
+        for _ in range(3):
+            with self.engine.begin() as conn:
+                row = conn.execute(select(t).where(where)).first()
+                if row is None:
+                    try:
+                        with conn.begin_nested():
+                            conn.execute(
+                                insert(t).values(
+                                    principal=principal,
+                                    key=key,
+                                    fingerprint=fingerprint,
+                                    state="in_progress",
+                                    created_at=now,
+                                    lease_until=now + lease_ns,
+                                )
+                            )
+                    except IntegrityError:
+                        continue  # a concurrent first request claimed it a moment ago: look again
+                    return IdempotencyClaim(replay=None)
+                if row.fingerprint != fingerprint:
+                    raise IdempotencyKeyReused(
+                        "this Idempotency-Key was already used with a different request", param="Idempotency-Key"
+                    )
+                if row.state == "done":
+                    return IdempotencyClaim(replay=IdempotentResponse(row.status, row.body))
+                if row.lease_until > now:
+                    raise IdempotencyKeyInUse(
+                        "a request with this Idempotency-Key is still in progress", param="Idempotency-Key"
+                    )
+                taken = conn.execute(
+                    update(t).where(where & (t.c.lease_until == row.lease_until)).values(lease_until=now + lease_ns)
+                ).rowcount
+                if taken == 1:
+                    return IdempotencyClaim(replay=None)
+        raise IdempotencyKeyInUse("a request with this Idempotency-Key is still in progress", param="Idempotency-Key")
+
+    def complete(self, principal: str, key: str, response: IdempotentResponse, now: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(t)
+                .where((t.c.principal == principal) & (t.c.key == key))
+                .values(state="done", status=response.status, body=response.body)
+            )
+
+    def release(self, principal: str, key: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(t).where((t.c.principal == principal) & (t.c.key == key) & (t.c.state != "done")))
+
+    def purge(self, older_than: int) -> int:
+        with self.engine.begin() as conn:
+            return conn.execute(delete(t).where(t.c.created_at < older_than)).rowcount

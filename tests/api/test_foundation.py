@@ -1,0 +1,91 @@
+"""The API's shared machinery: problem+json errors, request ids, idempotency keys, audit chain, outbox."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+
+from pocketbank.bootstrap import Container
+from pocketbank.domain.audit import AuditRecord
+from pocketbank.domain.events import DomainEvent
+from pocketbank.errors import IdempotencyKeyInUse, IdempotencyKeyReused
+from pocketbank.services.ports import IdempotentResponse
+from pocketbank.storage.app_schema import audit_log
+
+
+def test_health_and_request_id(client: TestClient) -> None:
+    r = client.get("/v1/health")
+    assert r.status_code == 200
+    assert r.json() == {"status": "ok"}
+    assert r.headers["x-request-id"].startswith("req_")
+
+
+def test_unknown_route_is_problem_json(client: TestClient) -> None:
+    r = client.get("/v1/nope")
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith("application/problem+json")
+    body = r.json()
+    assert body["code"] == "not_found"
+    assert body["request_id"] == r.headers["x-request-id"]
+
+
+
+def test_openapi_is_3_1(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert spec["openapi"].startswith("3.1")
+
+
+def record(n: int, actor: str = "cus_A") -> AuditRecord:
+    return AuditRecord("customer", actor, "test.done", f"tr_{n}", "mobile", "sms", at=1000 + n, detail={"n": n})
+
+
+def test_audit_chain_detects_tampering(container: Container) -> None:
+    for n in range(5):
+        with container.uow.begin() as tx:
+            container.audit.append(tx, record(n))
+            container.audit.append(tx, record(n, actor="cus_B"))
+    assert container.audit.verify() == []
+    with container.engine.begin() as conn:
+        conn.execute(
+            update(audit_log)
+            .where((audit_log.c.stream == "customer:cus_A") & (audit_log.c.seq == 3))
+            .values(detail='{"n": 99}')
+        )
+    problems = container.audit.verify()
+    assert problems == ["customer:cus_A#3: content does not match its hash"]
+    assert container.audit.verify("customer:cus_B") == []
+
+
+def test_audit_rolls_back_with_its_transaction(container: Container) -> None:
+    with pytest.raises(RuntimeError), container.uow.begin() as tx:
+        container.audit.append(tx, record(1))
+        raise RuntimeError("the use case failed")
+    assert list(container.audit.entries()) == []  # type: ignore[attr-defined]
+
+
+def test_outbox_round_trip(container: Container) -> None:
+    event = DomainEvent("evt_1", "transfer.created", 5, "mobile", {"amount": 100})
+    with container.uow.begin() as tx:
+        container.outbox.add(tx, event)
+    assert container.outbox.undispatched() == [event]
+    container.outbox.mark_dispatched(["evt_1"], at=6)
+    assert container.outbox.undispatched() == []
+
+
+def test_idempotency_store_semantics(container: Container) -> None:
+    store = container.idempotency
+    assert store.claim("cus_A", "k1", "f1", now=0, lease_ns=100).replay is None
+    with pytest.raises(IdempotencyKeyInUse):
+        store.claim("cus_A", "k1", "f1", now=50, lease_ns=100)
+    with pytest.raises(IdempotencyKeyReused):
+        store.claim("cus_A", "k1", "f2", now=50, lease_ns=100)
+    # The same key is independent for another principal.
+    assert store.claim("cus_B", "k1", "f2", now=50, lease_ns=100).replay is None
+    store.complete("cus_A", "k1", IdempotentResponse(201, '{"id":"tr_1"}'), now=60)
+    assert store.claim("cus_A", "k1", "f1", now=70, lease_ns=100).replay == IdempotentResponse(201, '{"id":"tr_1"}')
+    # An abandoned claim can be taken over once its lease has run out; a released one at once.
+    assert store.claim("cus_A", "k2", "f1", now=0, lease_ns=100).replay is None
+    assert store.claim("cus_A", "k2", "f1", now=101, lease_ns=100).replay is None
+    store.release("cus_A", "k2")
+    assert store.claim("cus_A", "k2", "f1", now=102, lease_ns=100).replay is None
