@@ -7,7 +7,6 @@ missing service fails the test instead of skipping it, so CI can never pass by s
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,27 +14,13 @@ from urllib.parse import quote
 
 import pytest
 
+from pbtest import missing_service, pg_admin_url
 from pocketbank.domain.clock import ManualClock
 from pocketbank.services.ledger import LedgerService
 from pocketbank.storage.engine import open_ledger_store
 from pocketbank.storage.ledger_store import LedgerStoreBase
 
 ENGINES = ["sqlite", "postgres"]
-
-
-def require_services() -> bool:
-    return os.environ.get("POCKETBANK_REQUIRE_SERVICES") == "1"
-
-
-def pg_admin_url() -> str | None:
-    return os.environ.get("POCKETBANK_TEST_PG_URL") or None
-
-
-def missing_service(reason: str) -> None:
-    """Skip, or fail when the run requires every service."""
-    if require_services():
-        pytest.fail(f"{reason} (POCKETBANK_REQUIRE_SERVICES=1)")
-    pytest.skip(reason)
 
 
 @pytest.fixture

@@ -8,23 +8,43 @@ a temporary database.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict
 
 from sqlalchemy import Engine
 
 from pocketbank.config import Settings
 from pocketbank.domain.clock import Clock
+from pocketbank.domain.money import AssetRegistry, default_registry
 from pocketbank.domain.principals import Principal
 from pocketbank.errors import Unauthenticated
 from pocketbank.integrations.clock import SystemClock
 from pocketbank.integrations.ids import SecureIdGenerator
+from pocketbank.integrations.passwords import Argon2Hasher
+from pocketbank.integrations.ratelimit import MemoryRateLimiter, RedisRateLimiter
+from pocketbank.integrations.rules import load_common_passwords, load_fee_schedule, load_limit_policy
+from pocketbank.integrations.sms import LoggingSmsSender, MemorySmsSender
 from pocketbank.observability.logging import configure_logging
+from pocketbank.services.accounts import AccountService
+from pocketbank.services.auth import AuthService
+from pocketbank.services.auth_common import AuthDeps
+from pocketbank.services.auth_ports import AccountOpener, RateLimiter, SmsSender
+from pocketbank.services.customers import CustomerService
 from pocketbank.services.ledger import LedgerService
-from pocketbank.services.ports import AuditLog, Authenticator, EventBus, IdempotencyStore, IdGenerator, Outbox
+from pocketbank.services.payees import PayeeService
+from pocketbank.services.ports import AuditLog, EventBus, IdempotencyStore, IdGenerator, Outbox
+from pocketbank.services.staff import StaffService
+from pocketbank.services.statements import StatementService
+from pocketbank.services.transfers import TransferService
 from pocketbank.storage.app_db import SqlUnitOfWork, make_engine
 from pocketbank.storage.audit import SqlAuditLog
+from pocketbank.storage.auth import SqlAuthStore
+from pocketbank.storage.customer_directory import SqlCustomerDirectory
+from pocketbank.storage.customers import SqlCustomerStore
 from pocketbank.storage.engine import open_ledger_store
 from pocketbank.storage.idempotency import SqlIdempotencyStore
+from pocketbank.storage.money import SqlDepositAccountStore, SqlPayeeStore, SqlTransferRecordStore
 from pocketbank.storage.outbox import SqlOutbox
+from pocketbank.storage.staff import SqlStaffStore
 
 
 @dataclass
@@ -39,7 +59,16 @@ class Container:
     idempotency: IdempotencyStore
     bus: EventBus
     ledger: LedgerService
-    auth: Authenticator
+    assets: AssetRegistry
+    accounts: AccountService
+    payees: PayeeService
+    transfers: TransferService
+    statements: StatementService
+    auth: AuthService  # also the Authenticator and StepUpVerifier
+    customers: CustomerService
+    staff: StaffService
+    sms: SmsSender
+    rate_limiter: RateLimiter
 
     def close(self) -> None:
         self.ledger.close()
@@ -54,18 +83,50 @@ def build_container(
     clock = clock or SystemClock()
     store = open_ledger_store(settings.database_url)  # also creates every table on first use
     engine = make_engine(settings.database_url)
+    ids = ids or SecureIdGenerator()
+    bus = EventBus()
+    uow, audit, outbox = SqlUnitOfWork(engine), SqlAuditLog(engine), SqlOutbox(engine)
+    ledger = LedgerService(store, clock, group_commit_writers=settings.group_commit_writers)
+    assets = default_registry()
+    accounts = AccountService(uow, SqlDepositAccountStore(engine), ledger, audit, outbox, bus, clock, ids, assets)
+    accounts.ensure_bank_accounts()
+    auth_parts = _auth_parts(settings, clock, ids, engine, bus, accounts)
+    payees = PayeeService(uow, SqlPayeeStore(engine), accounts, audit, outbox, bus, clock, ids)
+    records = SqlTransferRecordStore(engine)
+    transfers = TransferService(
+        uow=uow,
+        records=records,
+        accounts=accounts,
+        payees=payees,
+        ledger=ledger,
+        audit=audit,
+        outbox=outbox,
+        bus=bus,
+        clock=clock,
+        ids=ids,
+        assets=assets,
+        fees=load_fee_schedule(),
+        limits=load_limit_policy(),
+        directory=SqlCustomerDirectory(engine),
+        step_up=auth_parts["auth"],
+    )
     return Container(
         settings=settings,
         clock=clock,
-        ids=ids or SecureIdGenerator(),
+        ids=ids,
         engine=engine,
-        uow=SqlUnitOfWork(engine),
-        audit=SqlAuditLog(engine),
-        outbox=SqlOutbox(engine),
+        uow=uow,
+        audit=audit,
+        outbox=outbox,
         idempotency=SqlIdempotencyStore(engine),
-        bus=EventBus(),
-        ledger=LedgerService(store, clock, group_commit_writers=settings.group_commit_writers),
-        auth=NoAuthenticator(),
+        bus=bus,
+        ledger=ledger,
+        assets=assets,
+        accounts=accounts,
+        payees=payees,
+        transfers=transfers,
+        statements=StatementService(accounts, ledger, records),
+        **auth_parts,
     )
 
 
@@ -74,3 +135,41 @@ class NoAuthenticator:
 
     def authenticate(self, access_token: str, now: int) -> Principal:
         raise Unauthenticated("authentication is not configured")
+
+
+class AuthParts(TypedDict):
+    auth: AuthService
+    customers: CustomerService
+    staff: StaffService
+    sms: SmsSender
+    rate_limiter: RateLimiter
+
+
+def _auth_parts(
+    settings: Settings, clock: Clock, ids: IdGenerator, engine: Engine, bus: EventBus, opener: AccountOpener
+) -> AuthParts:
+    """Customers & auth; ``opener`` opens the CNY account at registration (the accounts service)."""
+    sms: SmsSender = MemorySmsSender() if settings.sms_sender == "memory" else LoggingSmsSender()
+    limiter: RateLimiter = RedisRateLimiter(settings.redis_url) if settings.redis_url else MemoryRateLimiter()
+    deps = AuthDeps(
+        uow=SqlUnitOfWork(engine),
+        audit=SqlAuditLog(engine),
+        outbox=SqlOutbox(engine),
+        bus=bus,
+        clock=clock,
+        ids=ids,
+        customers=SqlCustomerStore(engine),
+        store=SqlAuthStore(engine),
+        staff=SqlStaffStore(),
+        sms=sms,
+        limiter=limiter,
+        hasher=Argon2Hasher(settings.password_hash_profile),
+        common_passwords=load_common_passwords(),
+    )
+    return AuthParts(
+        auth=AuthService(deps),
+        customers=CustomerService(deps, opener),
+        staff=StaffService(deps),
+        sms=sms,
+        rate_limiter=limiter,
+    )

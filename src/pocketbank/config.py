@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -18,3 +20,12 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
     log_json: bool = Field(default=False, description="JSON log lines (production) instead of console rendering")
+    redis_url: str | None = Field(
+        default=None, description="redis://host:6379/0 for rate limits shared by every worker; unset: in memory"
+    )
+    password_hash_profile: Literal["owasp", "fast"] = Field(
+        default="owasp", description="argon2id cost: owasp (m=19 MiB, t=2, p=1); fast is for tests only"
+    )
+    sms_sender: Literal["logging", "memory"] = Field(
+        default="logging", description="logging: log each SMS and keep the latest code (demo); memory: tests"
+    )

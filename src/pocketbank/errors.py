@@ -241,3 +241,66 @@ class MethodNotEnrolled(PocketBankError):
     """The second factor asked for (TOTP, transaction PIN) is not set up for this customer."""
 
     code = "method_not_enrolled"
+
+
+# --- Accounts and transfers --------------------------------------------------------------------------------
+
+
+class UnsupportedCurrency(PocketBankError):
+    """The bank does not hold accounts or make transfers in this currency."""
+
+    code = "unsupported_currency"
+
+
+class AccountNotEmpty(PocketBankError):
+    """An account with money in it (or money on its way) cannot be closed."""
+
+    code = "account_not_empty"
+
+
+class AccountClosed(PocketBankError):
+    """The account is closed and takes no more transfers."""
+
+    code = "account_closed"
+
+
+class CurrencyMismatch(PocketBankError):
+    """The amount's currency is not the account's: converting needs an explicit FX order."""
+
+    code = "currency_mismatch"
+
+
+class InsufficientFunds(PocketBankError):
+    """The account's available balance does not cover the amount and its fee."""
+
+    code = "insufficient_funds"
+
+
+class SameAccount(PocketBankError):
+    """A transfer needs two different accounts."""
+
+    code = "same_account"
+
+
+class TransferNotCancellable(PocketBankError):
+    """Only a scheduled transfer that has not been posted yet can be cancelled."""
+
+    code = "transfer_not_cancellable"
+
+
+class TransferNotReversible(PocketBankError):
+    """Only a posted transfer can be reversed, and only once."""
+
+    code = "transfer_not_reversible"
+
+
+class StepUpRequired(PocketBankError):
+    """Money movement needs a fresh step-up proof bound to the amount and payee."""
+
+    code = "step_up_required"
+
+
+class InvalidParameter(PocketBankError):
+    """A query or body parameter has a value the API does not accept."""
+
+    code = "invalid_parameter"

@@ -30,7 +30,6 @@ def test_unknown_route_is_problem_json(client: TestClient) -> None:
     assert body["request_id"] == r.headers["x-request-id"]
 
 
-
 def test_openapi_is_3_1(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     assert spec["openapi"].startswith("3.1")

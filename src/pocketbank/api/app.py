@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Literal
 
 from fastapi import FastAPI
@@ -9,15 +11,25 @@ from pydantic import BaseModel
 
 from pocketbank.api import errors
 from pocketbank.api.middleware import RequestIdMiddleware
+from pocketbank.api.routes import accounts as account_routes
+from pocketbank.api.routes import auth as auth_routes
+from pocketbank.api.routes import customers as customer_routes
+from pocketbank.api.routes import payees as payee_routes
+from pocketbank.api.routes import staff as staff_routes
+from pocketbank.api.routes import staff_money as staff_money_routes
+from pocketbank.api.routes import transfers as transfer_routes
 from pocketbank.bootstrap import Container
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
 class Health(BaseModel):
     status: Literal["ok"] = "ok"
 
 
-def create_app(container: Container) -> FastAPI:
+def create_app(container: Container, *, lifespan: Lifespan | None = None) -> FastAPI:
     app = FastAPI(
+        lifespan=lifespan,
         title="PocketBank API",
         version="1",
         summary="The bank behind a phone: customers, accounts, transfers.",
@@ -34,4 +46,11 @@ def create_app(container: Container) -> FastAPI:
         """Liveness: answers without touching the database (the no-op baseline of the API benchmark)."""
         return Health()
 
+    app.include_router(customer_routes.router)
+    app.include_router(auth_routes.router)
+    app.include_router(staff_routes.router)
+    app.include_router(account_routes.router)
+    app.include_router(payee_routes.router)
+    app.include_router(transfer_routes.router)
+    app.include_router(staff_money_routes.router)
     return app

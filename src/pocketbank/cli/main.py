@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from pocketbank.bootstrap import build_container
 from pocketbank.cli.demo import run_demo
@@ -19,8 +20,42 @@ console = Console()
 
 
 @app.command()
-def demo(db: Annotated[Path, typer.Option(help="SQLite file to (re)create")] = Path("pocketbank-demo.db")) -> None:
-    """Run the ledger demonstration on an embedded SQLite file."""
+def demo(
+    db: Annotated[Path, typer.Option(help="SQLite file to (re)create")] = Path("pocketbank-demo.db"),
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    days: Annotated[int, typer.Option(min=1, max=365, help="Days of history to seed")] = 90,
+) -> None:
+    """Seed a demo bank on an embedded SQLite file and serve the API on http://HOST:PORT (docs at /docs)."""
+    import uvicorn
+
+    from pocketbank.api.main import app_with_jobs
+    from pocketbank.bootstrap import build_container
+    from pocketbank.cli.seed import seed_demo
+    from pocketbank.config import Settings
+    from pocketbank.integrations.clock import SystemClock
+
+    with console.status("Seeding the demo bank (customers, balances, three months of history)..."):
+        logins = seed_demo(db, now_ns=SystemClock().now_ns(), days=days)
+    table = Table(title=f"Demo logins ({db})")
+    for column in ("who", "login", "password", "what"):
+        table.add_column(column)
+    for login in logins:
+        table.add_row(login.who, login.login, login.password, login.detail)
+    console.print(table)
+    console.print(
+        "SMS codes are not sent anywhere in the demo: they are printed in this log.\n"
+        f"API on [bold]http://{host}:{port}[/bold] — interactive docs at http://{host}:{port}/docs"
+    )
+    container = build_container(Settings(database_url=f"sqlite:///{db}", sms_sender="logging"))
+    uvicorn.run(app_with_jobs(container), host=host, port=port, log_level="info")
+
+
+@ledger_app.command("demo")
+def ledger_demo(
+    db: Annotated[Path, typer.Option(help="SQLite file to (re)create")] = Path("pocketbank-ledger-demo.db"),
+) -> None:
+    """The ledger on its own: transfers with a fee leg, a safe retry, a refused overdraft, two-phase holds."""
     if not run_demo(db, console):
         raise typer.Exit(1)
 
@@ -57,3 +92,23 @@ def sweep(
             time.sleep(interval)
     finally:
         container.close()
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=32, help="uvicorn worker processes")] = 1,
+) -> None:
+    """Serve the API (and its background jobs) on POCKETBANK_DATABASE_URL: SQLite or PostgreSQL."""
+    import uvicorn
+
+    uvicorn.run(
+        "pocketbank.api.main:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )

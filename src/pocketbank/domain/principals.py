@@ -16,6 +16,7 @@ from pocketbank.domain.channels import AuthMethod, Channel
 class PrincipalKind(StrEnum):
     CUSTOMER = "customer"
     STAFF = "staff"
+    SYSTEM = "system"  # the bank's own jobs (the scheduler posting delayed transfers)
 
 
 class StaffRole(StrEnum):

@@ -146,6 +146,10 @@ class LedgerService:
     def pending_state(self, transfer_id: int) -> PendingState | None:
         return self.store.pending_state(transfer_id)
 
+    def failed_result(self, transfer_id: int) -> str | None:
+        """The result code an id first failed with (for ids the ledger answers ``id_already_failed``)."""
+        return self.store.failed_result(transfer_id)
+
     def account_transfers(self, f: AccountFilter) -> list[Transfer]:
         return self.store.account_transfers(f)
 

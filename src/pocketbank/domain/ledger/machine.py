@@ -292,7 +292,7 @@ class TransferMachine:
             return code
         existing = self._snap.transfers.get(t.id)
         if existing is not None:
-            return exists_result(t, existing)
+            return exists_result(t, existing, self._snap.transfers.get(existing.pending_id))
         if t.id in self._snap.failed:
             return R.ID_ALREADY_FAILED
         if t.flags & F.RESOLVING:
@@ -320,13 +320,15 @@ class TransferMachine:
         amount = t.amount
         flags = t.flags
         if flags & F.BALANCING_DEBIT:
-            amount = min(amount, max(0, dr.cpo - dr.dpo - dr.dp))
+            room = max(0, dr.cpo - dr.dpo - dr.dp)
+            if room == 0 and not flags & F.CLOSING:
+                return R.EXCEEDS_CREDITS  # nothing left to take from the debit side
+            amount = min(amount, room)
         if flags & F.BALANCING_CREDIT:
-            amount = min(amount, max(0, cr.dpo - cr.cpo - cr.cp))
-        if amount == 0 and not flags & F.CLOSING:
-            # A balancing transfer found nothing to move; a zero row would break "amount > 0" in the database.
-            return R.EXCEEDS_CREDITS if flags & F.BALANCING_DEBIT else R.EXCEEDS_DEBITS
-
+            room = max(0, cr.dpo - cr.cpo - cr.cp)
+            if room == 0 and not flags & F.CLOSING:
+                return R.EXCEEDS_DEBITS  # nothing left to give to the credit side
+            amount = min(amount, room)
         pending = flags & F.PENDING
         if pending:
             if dr.dp + amount > AMOUNT_MAX:
@@ -392,7 +394,7 @@ class TransferMachine:
         post = bool(t.flags & F.POST_PENDING_TRANSFER)
         # Posting 0 means "post the full amount" (TigerBeetle before 0.16); voiding releases the whole hold.
         amount = t.amount or p.amount
-        if post and amount > p.amount:
+        if amount > p.amount:
             return R.EXCEEDS_PENDING_TRANSFER_AMOUNT
         if not post and amount != p.amount:
             return R.PENDING_TRANSFER_HAS_DIFFERENT_AMOUNT
@@ -405,6 +407,12 @@ class TransferMachine:
             return R.PENDING_TRANSFER_EXPIRED
         dr, cr = self._acct(p.debit_account_id), self._acct(p.credit_account_id)
         if post:
+            # A closed account takes no new postings; only the closing transfer itself may still be posted, and
+            # any hold on it may still be voided (that is how closing is undone).
+            if dr.flags & _CLOSED and not p.flags & F.CLOSING_DEBIT:
+                return R.DEBIT_ACCOUNT_ALREADY_CLOSED
+            if cr.flags & _CLOSED and not p.flags & F.CLOSING_CREDIT:
+                return R.CREDIT_ACCOUNT_ALREADY_CLOSED
             if dr.dpo + amount > AMOUNT_MAX:
                 return R.OVERFLOWS_DEBITS_POSTED
             if cr.cpo + amount > AMOUNT_MAX:

@@ -148,11 +148,13 @@ def _check_resolving(t: Transfer) -> CreateTransferResult | None:
     return None
 
 
-def exists_result(t: Transfer, e: Transfer) -> CreateTransferResult:
+def exists_result(t: Transfer, e: Transfer, pending: Transfer | None = None) -> CreateTransferResult:
     """Compare a retried event with the stored one: ``exists`` only when nothing the client sent differs.
 
-    Fields a post or void may leave 0 (inherited from the pending transfer) match whatever was stored; a
-    balancing transfer's amount is a maximum, so it matches when it is at least what was moved.
+    A post or void may leave fields 0, meaning "as the pending transfer has them" (and an amount of 0 means the
+    full pending amount): a retry is compared by what its zeros stand for, so a retried "post everything" does not
+    match an earlier partial post. A balancing transfer's amount is a maximum: it matches when it is at least what
+    was moved.
     """
     if t.flags != e.flags:
         return R.EXISTS_WITH_DIFFERENT_FLAGS
@@ -160,25 +162,39 @@ def exists_result(t: Transfer, e: Transfer) -> CreateTransferResult:
         return R.EXISTS_WITH_DIFFERENT_PENDING_ID
     if t.timeout != e.timeout:
         return R.EXISTS_WITH_DIFFERENT_TIMEOUT
-    resolving = t.flags & F.RESOLVING
-    if t.debit_account_id != e.debit_account_id and not (resolving and t.debit_account_id == 0):
+    if t.flags & F.RESOLVING and pending is not None:
+        t = Transfer(
+            t.id,
+            t.debit_account_id or pending.debit_account_id,
+            t.credit_account_id or pending.credit_account_id,
+            t.amount or pending.amount,
+            t.ledger or pending.ledger,
+            t.code or pending.code,
+            t.flags,
+            t.pending_id,
+            t.timeout,
+            t.user_data_128 or pending.user_data_128,
+            t.user_data_64 or pending.user_data_64,
+            t.user_data_32 or pending.user_data_32,
+        )
+    if t.debit_account_id != e.debit_account_id:
         return R.EXISTS_WITH_DIFFERENT_DEBIT_ACCOUNT_ID
-    if t.credit_account_id != e.credit_account_id and not (resolving and t.credit_account_id == 0):
+    if t.credit_account_id != e.credit_account_id:
         return R.EXISTS_WITH_DIFFERENT_CREDIT_ACCOUNT_ID
     if t.flags & F.BALANCING:
         if t.amount < e.amount:
             return R.EXISTS_WITH_DIFFERENT_AMOUNT
-    elif t.amount != e.amount and not (resolving and t.amount == 0):
+    elif t.amount != e.amount:
         return R.EXISTS_WITH_DIFFERENT_AMOUNT
-    if t.user_data_128 != e.user_data_128 and not (resolving and t.user_data_128 == 0):
+    if t.user_data_128 != e.user_data_128:
         return R.EXISTS_WITH_DIFFERENT_USER_DATA_128
-    if t.user_data_64 != e.user_data_64 and not (resolving and t.user_data_64 == 0):
+    if t.user_data_64 != e.user_data_64:
         return R.EXISTS_WITH_DIFFERENT_USER_DATA_64
-    if t.user_data_32 != e.user_data_32 and not (resolving and t.user_data_32 == 0):
+    if t.user_data_32 != e.user_data_32:
         return R.EXISTS_WITH_DIFFERENT_USER_DATA_32
-    if t.ledger != e.ledger and not (resolving and t.ledger == 0):
+    if t.ledger != e.ledger:
         return R.EXISTS_WITH_DIFFERENT_LEDGER
-    if t.code != e.code and not (resolving and t.code == 0):
+    if t.code != e.code:
         return R.EXISTS_WITH_DIFFERENT_CODE
     return R.EXISTS
 

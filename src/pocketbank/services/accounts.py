@@ -1,0 +1,273 @@
+"""Deposit accounts: open (CNY at registration, foreign currencies on request), list with balances, close.
+
+The ledger account is created first (idempotently, by an id derived from the customer and currency), then the
+deposit-account row is written with its audit record and event in one unit of work. If the process dies between
+the two, the retry finds the ledger account already there (``exists``) and writes the row: nothing is half-made.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from pocketbank.domain.accounts import (
+    CUSTOMER_ACCOUNT_FLAGS,
+    FEE_SUBACCOUNTS,
+    LIMIT_LEDGER,
+    AccountCode,
+    AccountStatus,
+    DepositAccount,
+    TransferCode,
+    bank_account_id,
+    derive_id,
+)
+from pocketbank.domain.audit import AuditRecord
+from pocketbank.domain.clock import Clock
+from pocketbank.domain.customers import AccountClass
+from pocketbank.domain.events import DomainEvent
+from pocketbank.domain.ids import IdKind, format_id
+from pocketbank.domain.ledger import Account, CreateAccountResult, Transfer
+from pocketbank.domain.money import AssetRegistry
+from pocketbank.domain.principals import Principal
+from pocketbank.errors import AccountNotEmpty, Conflict, NotFound, UnsupportedCurrency
+from pocketbank.services.ledger import LedgerService
+from pocketbank.services.ports import AuditLog, EventBus, IdGenerator, Outbox, Tx, UnitOfWork
+
+# Currencies a customer may hold (reference: ICBC's small FX purchase currencies, trimmed to the app's list).
+ACCOUNT_CURRENCIES = ("CNY", "USD", "EUR", "HKD", "GBP", "JPY")
+
+
+class DepositAccountStore(Protocol):
+    def insert(self, tx: Tx, a: DepositAccount) -> None: ...
+
+    def get(self, account_id: int) -> DepositAccount | None: ...
+
+    def list_for_customer(self, customer_id: int) -> list[DepositAccount]: ...
+
+    def set_status(self, tx: Tx, account_id: int, status: AccountStatus, at: int | None) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AccountView:
+    account: DepositAccount
+    balance: int  # posted credits - posted debits (the ledger balance)
+    available: int  # balance less holds (pending debits)
+    pending_in: int
+
+    @property
+    def public_id(self) -> str:
+        return format_id(IdKind.ACCOUNT, self.account.id)
+
+
+class AccountService:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        store: DepositAccountStore,
+        ledger: LedgerService,
+        audit: AuditLog,
+        outbox: Outbox,
+        bus: EventBus,
+        clock: Clock,
+        ids: IdGenerator,
+        assets: AssetRegistry,
+    ) -> None:
+        self.uow, self.store, self.ledger = uow, store, ledger
+        self.audit, self.outbox, self.bus = audit, outbox, bus
+        self.clock, self.ids, self.assets = clock, ids, assets
+
+    # -- the bank's own accounts ----------------------------------------------------------------------------
+
+    def ensure_bank_accounts(self) -> None:
+        """Create the internal accounts every currency needs (idempotent: ``exists`` is fine)."""
+        accounts = []
+        for code in ACCOUNT_CURRENCIES:
+            ledger = self.assets.get(code).ledger
+            accounts.append(
+                Account(bank_account_id(ledger, AccountCode.BANK_SETTLEMENT), ledger, AccountCode.BANK_SETTLEMENT)
+            )
+            accounts.append(
+                Account(bank_account_id(ledger, AccountCode.CLOSING_CONTROL), ledger, AccountCode.CLOSING_CONTROL)
+            )
+            for sub in range(FEE_SUBACCOUNTS):
+                accounts.append(
+                    Account(bank_account_id(ledger, AccountCode.FEE_INCOME, sub), ledger, AccountCode.FEE_INCOME)
+                )
+        for kind in (AccountCode.LIMIT_SOURCE, AccountCode.LIMIT_USAGE):
+            accounts.append(Account(bank_account_id(LIMIT_LEDGER, kind), LIMIT_LEDGER, kind))
+        bad = [
+            r
+            for r in self.ledger.create_accounts(accounts)
+            if r not in (CreateAccountResult.OK, CreateAccountResult.EXISTS)
+        ]
+        if bad:
+            raise RuntimeError(f"could not create the bank's accounts: {bad}")
+
+    # -- opening --------------------------------------------------------------------------------------------
+
+    def prepare_default_account(self, customer_id: int) -> None:
+        """Create the ledger account of a new customer's CNY account, before the sign-up transaction.
+
+        It has to come first: on SQLite the sign-up transaction holds the database's one write lock, so the ledger
+        could not write until it ends. Its id is derived from the customer, so doing it twice changes nothing, and an
+        account the sign-up then never uses holds nothing and is never shown.
+        """
+        self._create_ledger_account(customer_id, "CNY", default=True)
+
+    def open_default_account(self, tx: Tx, customer_id: int, account_class: AccountClass) -> str:
+        """The CNY account every customer gets at registration (the ``AccountOpener`` port).
+
+        Call ``prepare_default_account`` first, outside the transaction; this only writes the account's row.
+        """
+        ledger = self.assets.get("CNY").ledger
+        account = DepositAccount(
+            derive_id("deposit", customer_id, "CNY", 0), customer_id, "CNY", ledger, AccountStatus.OPEN,
+            self.clock.now_ns(), None, True,
+        )  # fmt: skip
+        self.store.insert(tx, account)
+        return format_id(IdKind.ACCOUNT, account.id)
+
+    def open_account(self, principal: Principal, currency: str) -> AccountView:
+        currency = currency.upper()
+        if currency not in ACCOUNT_CURRENCIES:
+            raise UnsupportedCurrency(f"accounts can be opened in {', '.join(ACCOUNT_CURRENCIES)}", param="currency")
+        existing = [
+            a
+            for a in self.store.list_for_customer(principal.id)
+            if a.currency == currency and a.status is AccountStatus.OPEN
+        ]
+        if existing:
+            raise Conflict(f"you already have an open {currency} account", param="currency")
+        # A customer may close and later reopen a currency: each opening is a new account with a fresh id.
+        account = self._create_ledger_account(principal.id, currency, default=False, salt=self.ids.new())
+        now = self.clock.now_ns()
+        public = format_id(IdKind.ACCOUNT, account.id)
+        event = DomainEvent(
+            format_id(IdKind.EVENT, self.ids.new()),
+            "account.opened",
+            now,
+            principal.channel,
+            {"account": public, "currency": currency},
+        )
+        with self.uow.begin() as tx:
+            self.store.insert(tx, account)
+            self.audit.append(tx, self._audit(principal, "account.opened", public, now, {"currency": currency}))
+            self.outbox.add(tx, event)
+        self.bus.publish([event])
+        return self.view(account)
+
+    def _create_ledger_account(
+        self, customer_id: int, currency: str, *, default: bool, salt: int = 0
+    ) -> DepositAccount:
+        ledger = self.assets.get(currency).ledger
+        account_id = derive_id("deposit", customer_id, currency, salt)
+        result = self.ledger.create_accounts(
+            [
+                Account(
+                    account_id, ledger, AccountCode.CUSTOMER_DEPOSIT, CUSTOMER_ACCOUNT_FLAGS, user_data_128=customer_id
+                )
+            ]
+        )[0]
+        if result not in (CreateAccountResult.OK, CreateAccountResult.EXISTS):
+            raise RuntimeError(f"ledger refused the account: {result}")
+        return DepositAccount(
+            account_id, customer_id, currency, ledger, AccountStatus.OPEN, self.clock.now_ns(), None, default
+        )
+
+    # -- reading --------------------------------------------------------------------------------------------
+
+    def owned(self, principal_customer_id: int, account_id: int) -> DepositAccount:
+        """The account if it belongs to this customer; otherwise ``not_found`` (never reveal that it exists)."""
+        account = self.store.get(account_id)
+        if account is None or account.customer_id != principal_customer_id:
+            raise NotFound("no such account", param="account_id")
+        return account
+
+    def find(self, account_id: int) -> DepositAccount | None:
+        return self.store.get(account_id)
+
+    def view(self, account: DepositAccount) -> AccountView:
+        found = self.ledger.lookup_accounts([account.id])
+        if not found:
+            return AccountView(account, 0, 0, 0)
+        la = found[0]
+        return AccountView(account, la.balance, la.available, la.credits_pending)
+
+    def list_accounts(self, principal: Principal) -> list[AccountView]:
+        accounts = self.store.list_for_customer(principal.id)
+        balances = {a.id: a for a in self.ledger.lookup_accounts([a.id for a in accounts])}
+        views = []
+        for a in accounts:
+            la = balances.get(a.id)
+            views.append(
+                AccountView(a, la.balance, la.available, la.credits_pending) if la else AccountView(a, 0, 0, 0)
+            )
+        return views
+
+    def get_account(self, principal: Principal, account_id: int) -> AccountView:
+        return self.view(self.owned(principal.id, account_id))
+
+    # -- closing --------------------------------------------------------------------------------------------
+
+    def close_account(self, principal: Principal, account_id: int) -> AccountView:
+        """Close an empty account (move the rest out first with a transfer). The default CNY account stays open."""
+        account = self.owned(principal.id, account_id)
+        if account.status is AccountStatus.CLOSED:
+            return self.view(account)
+        if account.is_default:
+            raise Conflict("the default CNY account closes only with the customer relationship", param="account_id")
+        view = self.view(account)
+        if view.balance != 0 or view.available != 0 or view.pending_in != 0:
+            raise AccountNotEmpty("move the remaining balance out before closing", param="account_id")
+        now = self.clock.now_ns()
+        closing_id = derive_id(account.id, "closing")
+        result = self.ledger.close_account(
+            account.id,
+            closing_transfer_id=closing_id,
+            control_account_id=bank_account_id(account.ledger, AccountCode.CLOSING_CONTROL),
+            code=TransferCode.ACCOUNT_CLOSING,
+            ledger=account.ledger,
+        )
+        if result.value not in ("ok", "exists"):
+            raise Conflict(f"the ledger refused to close the account: {result.value}", param="account_id")
+        public = format_id(IdKind.ACCOUNT, account.id)
+        event = DomainEvent(
+            format_id(IdKind.EVENT, self.ids.new()), "account.closed", now, principal.channel, {"account": public}
+        )
+        with self.uow.begin() as tx:
+            self.store.set_status(tx, account.id, AccountStatus.CLOSED, now)
+            self.audit.append(tx, self._audit(principal, "account.closed", public, now, {}))
+            self.outbox.add(tx, event)
+        self.bus.publish([event])
+        return self.view(self.owned(principal.id, account.id))
+
+    # -- the counter: cash deposits -------------------------------------------------------------------------
+
+    def deposit_cash(self, staff: Principal, account_id: int, amount: int, deposit_id: int) -> AccountView:
+        """A teller takes cash for a customer's account: settlement → customer, idempotent by ``deposit_id``."""
+        account = self.store.get(account_id)
+        if account is None:
+            raise NotFound("no such account", param="account_id")
+        transfer = Transfer(
+            deposit_id,
+            bank_account_id(account.ledger, AccountCode.BANK_SETTLEMENT),
+            account.id,
+            amount,
+            account.ledger,
+            TransferCode.DEPOSIT,
+        )
+        result = self.ledger.create_transfers([transfer])[0]
+        if result.value not in ("ok", "exists"):
+            raise Conflict(f"the deposit was refused: {result.value}", param="account_id")
+        now = self.clock.now_ns()
+        public = format_id(IdKind.ACCOUNT, account.id)
+        with self.uow.begin() as tx:
+            self.audit.append(tx, self._audit(staff, "account.cash_deposited", public, now, {"amount": amount}))
+        return self.view(account)
+
+    @staticmethod
+    def _audit(principal: Principal, action: str, subject: str, at: int, detail: dict[str, object]) -> AuditRecord:
+        return AuditRecord(
+            principal.kind.value, principal.public_id, action, subject, principal.channel.value,
+            principal.auth_method.value, at, dict(detail),
+        )  # fmt: skip

@@ -1,0 +1,91 @@
+"""Payees: add, list, remove. Adding one starts its cooling-off window (see ``domain.payees``)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from pocketbank.domain.audit import AuditRecord
+from pocketbank.domain.clock import Clock
+from pocketbank.domain.customers import normalise_name
+from pocketbank.domain.events import DomainEvent
+from pocketbank.domain.ids import IdKind, format_id
+from pocketbank.domain.payees import Payee
+from pocketbank.domain.principals import Principal
+from pocketbank.errors import NotFound, SameAccount
+from pocketbank.services.accounts import AccountService
+from pocketbank.services.ports import AuditLog, EventBus, IdGenerator, Outbox, Tx, UnitOfWork
+
+MAX_PAYEES = 200
+
+
+class PayeeStore(Protocol):
+    def insert(self, tx: Tx, p: Payee) -> None: ...
+
+    def get(self, customer_id: int, payee_id: int) -> Payee | None: ...
+
+    def list_for_customer(self, customer_id: int) -> list[Payee]: ...
+
+    def remove(self, tx: Tx, payee_id: int, at: int) -> None: ...
+
+
+class PayeeService:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        store: PayeeStore,
+        accounts: AccountService,
+        audit: AuditLog,
+        outbox: Outbox,
+        bus: EventBus,
+        clock: Clock,
+        ids: IdGenerator,
+    ) -> None:
+        self.uow, self.store, self.accounts = uow, store, accounts
+        self.audit, self.outbox, self.bus, self.clock, self.ids = audit, outbox, bus, clock, ids
+
+    def add(self, principal: Principal, name: str, account_id: int) -> Payee:
+        name = normalise_name(name)
+        target = self.accounts.find(account_id)
+        # An unknown account number is refused with the same code as a foreign one: no account enumeration.
+        if target is None:
+            raise NotFound("no account with this number", param="account_id")
+        if target.customer_id == principal.id:
+            raise SameAccount("your own accounts need no payee", param="account_id")
+        if len(self.store.list_for_customer(principal.id)) >= MAX_PAYEES:
+            raise NotFound("payee list is full", param="account_id")
+        now = self.clock.now_ns()
+        payee = Payee(self.ids.new(), principal.id, name, target.id, target.currency, now)
+        public = format_id(IdKind.PAYEE, payee.id)
+        event = DomainEvent(
+            format_id(IdKind.EVENT, self.ids.new()), "payee.added", now, principal.channel, {"payee": public}
+        )
+        with self.uow.begin() as tx:
+            self.store.insert(tx, payee)
+            self.audit.append(tx, _audit(principal, "payee.added", public, now))
+            self.outbox.add(tx, event)
+        self.bus.publish([event])
+        return payee
+
+    def list(self, principal: Principal) -> list[Payee]:
+        return self.store.list_for_customer(principal.id)
+
+    def get(self, principal: Principal, payee_id: int) -> Payee:
+        payee = self.store.get(principal.id, payee_id)
+        if payee is None or payee.removed_at is not None:
+            raise NotFound("no such payee", param="payee_id")
+        return payee
+
+    def remove(self, principal: Principal, payee_id: int) -> None:
+        payee = self.get(principal, payee_id)
+        now = self.clock.now_ns()
+        public = format_id(IdKind.PAYEE, payee.id)
+        with self.uow.begin() as tx:
+            self.store.remove(tx, payee.id, now)
+            self.audit.append(tx, _audit(principal, "payee.removed", public, now))
+
+
+def _audit(principal: Principal, action: str, subject: str, at: int) -> AuditRecord:
+    return AuditRecord(
+        principal.kind.value, principal.public_id, action, subject, principal.channel.value,
+        principal.auth_method.value, at,
+    )  # fmt: skip

@@ -1,0 +1,232 @@
+"""What happens to a transfer after it is decided: the ledger chain, the record, audit and events.
+
+``TransferService`` decides *whether* and *what*; this module makes it so, exactly once, and resumes cleanly after
+a crash: the record is written (``processing``, with its chain) before the chain is sent to the ledger, and the
+chain's ids are fixed, so resubmitting it after a crash can only answer ``exists`` for what was already applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from pocketbank.domain.accounts import fee_account_id
+from pocketbank.domain.audit import AuditRecord
+from pocketbank.domain.channels import AuthMethod, Channel
+from pocketbank.domain.clock import Clock
+from pocketbank.domain.events import DomainEvent
+from pocketbank.domain.ids import IdKind, format_id
+from pocketbank.domain.principals import Principal, PrincipalKind
+from pocketbank.domain.transfers import (
+    ChainLeg,
+    TransferRecord,
+    TransferStatus,
+    chain_failure,
+    resolution_chain,
+    reversal_chain,
+)
+from pocketbank.errors import (
+    AccountClosed,
+    Conflict,
+    InsufficientFunds,
+    LimitExceeded,
+    PocketBankError,
+    TransferNotCancellable,
+    TransferNotReversible,
+)
+from pocketbank.services.ledger import LedgerService
+from pocketbank.services.ports import AuditLog, EventBus, IdGenerator, Outbox, Tx, UnitOfWork
+
+
+class TransferRecordStore(Protocol):
+    def insert(self, tx: Tx, t: TransferRecord) -> bool: ...
+
+    def get(self, transfer_id: int) -> TransferRecord | None: ...
+
+    def set_status(
+        self, tx: Tx, transfer_id: int, status: TransferStatus, expected: TransferStatus, reason: str = ""
+    ) -> bool: ...
+
+    def due(self, now: int, limit: int = 500) -> list[TransferRecord]: ...
+
+    def get_many(self, ids: list[int]) -> dict[int, TransferRecord]: ...
+
+
+def system_principal(record: TransferRecord) -> Principal:
+    """The bank's scheduler, acting on a customer's transfer through the channel it was made on."""
+    return Principal(
+        kind=PrincipalKind.SYSTEM,
+        id=0,
+        public_id="scheduler",
+        session_id=0,
+        channel=Channel(record.channel),
+        auth_method=AuthMethod(record.auth_method),
+    )
+
+
+def error_for(role: str, code: str) -> PocketBankError:
+    """The customer-facing error for the leg that failed and the ledger's reason."""
+    if role.startswith("limit:") and code == "exceeds_credits":
+        scope = role.split(":")[1] + ":" + role.split(":")[2]
+        return LimitExceeded(f"this transfer is over your {scope} limit", scope=scope, limit=0)
+    if code == "exceeds_credits":
+        what = "the amount and its fee" if role == "fee" else "the amount"
+        return InsufficientFunds(f"the available balance does not cover {what}", param="amount")
+    if code in ("debit_account_already_closed", "credit_account_already_closed"):
+        return AccountClosed("one of the accounts is closed", param="to_account")
+    return Conflict(f"the ledger refused the transfer ({role}: {code})", param="amount")
+
+
+def raise_for_chain(ledger: LedgerService, legs: Sequence[ChainLeg], results: Sequence[str]) -> None:
+    """Raise the error that explains a failed chain; return when every leg applied or already existed."""
+    failure = chain_failure(legs, results)
+    if failure is None:
+        return
+    role, code = failure
+    if code == "id_already_failed":
+        # A retry of a chain that failed before: report the original reason, not the retry's.
+        leg = next(leg for leg in legs if leg.role == role)
+        code = ledger.failed_result(leg.transfer.id) or code
+    raise error_for(role, code)
+
+
+class TransferEffects:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        records: TransferRecordStore,
+        ledger: LedgerService,
+        audit: AuditLog,
+        outbox: Outbox,
+        bus: EventBus,
+        clock: Clock,
+        ids: IdGenerator,
+    ) -> None:
+        self.uow, self.records, self.ledger = uow, records, ledger
+        self.audit, self.outbox, self.bus, self.clock, self.ids = audit, outbox, bus, clock, ids
+
+    # -- creation -------------------------------------------------------------------------------------------
+
+    def existing(self, principal: Principal, transfer_id: int) -> TransferRecord | None:
+        """The outcome of an earlier attempt with the same key, resuming it if it was cut short."""
+        record = self.records.get(transfer_id)
+        if record is None:
+            return None
+        if record.status is TransferStatus.PROCESSING:
+            return self.submit(principal, record)
+        if record.status is TransferStatus.FAILED:
+            role, _, code = record.reason.partition("/")
+            raise error_for(role, code)
+        return record
+
+    def submit(self, principal: Principal, record: TransferRecord) -> TransferRecord:
+        """Record the intent (if new), send the chain, and write the outcome back."""
+        with self.uow.begin() as tx:
+            self.records.insert(tx, record)
+        results = [r.value for r in self.ledger.create_transfers([leg.transfer for leg in record.legs])]
+        failure = chain_failure(record.legs, results)
+        if failure is not None:
+            role, code = failure
+            if code == "id_already_failed":
+                leg = next(leg for leg in record.legs if leg.role == role)
+                code = self.ledger.failed_result(leg.transfer.id) or code
+            with self.uow.begin() as tx:
+                self.records.set_status(
+                    tx, record.id, TransferStatus.FAILED, TransferStatus.PROCESSING, f"{role}/{code}"
+                )
+                self.audit.append(tx, self._audit(principal, "transfer.failed", record, {"leg": role, "result": code}))
+            raise error_for(role, code)
+        final = TransferStatus.SCHEDULED if record.scheduled_for is not None else TransferStatus.POSTED
+        event = self._event(principal, "transfer.created", record)
+        with self.uow.begin() as tx:
+            # False when a concurrent retry finished it first: then that retry wrote the audit and the event.
+            won = self.records.set_status(tx, record.id, final, TransferStatus.PROCESSING)
+            if won:
+                self.audit.append(tx, self._audit(principal, "transfer.created", record, {"fee": record.fee}))
+                self.outbox.add(tx, event)
+        if won:
+            self.bus.publish([event])
+        done = self.records.get(record.id)
+        assert done is not None
+        return done
+
+    # -- after creation -------------------------------------------------------------------------------------
+
+    def cancel(self, principal: Principal, record: TransferRecord) -> TransferRecord:
+        """Void a scheduled transfer's holds. Racing the scheduler, exactly one of the two wins in the ledger."""
+        if record.status is TransferStatus.CANCELLED:
+            return record
+        if record.status is not TransferStatus.SCHEDULED:
+            raise TransferNotCancellable("only a scheduled transfer that has not arrived can be cancelled")
+        voids = resolution_chain(record.legs, "void")
+        results = [r.value for r in self.ledger.create_transfers([leg.transfer for leg in voids])]
+        if chain_failure(voids, results) is not None:
+            raise TransferNotCancellable("the transfer has already been sent")
+        return self._finish(principal, record, TransferStatus.CANCELLED, "transfer.cancelled", "cancelled by the payer")
+
+    def reverse(self, staff: Principal, record: TransferRecord, reason: str, ledger: int) -> TransferRecord:
+        if record.status is not TransferStatus.POSTED:
+            raise TransferNotReversible("only a posted transfer can be reversed")
+        legs = reversal_chain(record, ledger=ledger, fee_account=fee_account_id(ledger, record.id))
+        results = [r.value for r in self.ledger.create_transfers([leg.transfer for leg in legs])]
+        failure = chain_failure(legs, results)
+        if failure is not None:
+            role, code = failure
+            if code == "exceeds_credits":
+                raise InsufficientFunds("the payee's account no longer holds the amount", param="transfer_id")
+            raise error_for(role, code)
+        return self._finish(staff, record, TransferStatus.REVERSED, "transfer.reversed", reason)
+
+    def post_due(self, now: int, limit: int) -> int:
+        posted = 0
+        for record in self.records.due(now, limit):
+            posts = resolution_chain(record.legs, "post")
+            results = [r.value for r in self.ledger.create_transfers([leg.transfer for leg in posts])]
+            if chain_failure(posts, results) is not None:
+                continue  # cancelled in the meantime: the cancel writes its own status
+            system = system_principal(record)
+            self._finish(
+                system, record, TransferStatus.POSTED, "transfer.posted", "", expected=TransferStatus.SCHEDULED
+            )
+            posted += 1
+        return posted
+
+    def _finish(
+        self,
+        principal: Principal,
+        record: TransferRecord,
+        status: TransferStatus,
+        action: str,
+        reason: str,
+        expected: TransferStatus | None = None,
+    ) -> TransferRecord:
+        event = self._event(principal, action, record)
+        with self.uow.begin() as tx:
+            if self.records.set_status(tx, record.id, status, expected or record.status, reason):
+                self.audit.append(tx, self._audit(principal, action, record, {"reason": reason}))
+                self.outbox.add(tx, event)
+        self.bus.publish([event])
+        done = self.records.get(record.id)
+        assert done is not None
+        return done
+
+    def _event(self, principal: Principal, action: str, record: TransferRecord) -> DomainEvent:
+        data = {
+            "transfer": format_id(IdKind.TRANSFER, record.id),
+            "customer": format_id(IdKind.CUSTOMER, record.customer_id),
+            "amount": record.amount,
+            "currency": record.currency,
+            "fee": record.fee,
+            "arrival": record.arrival,
+            "auth_method": record.auth_method,
+        }
+        return DomainEvent(format_id(IdKind.EVENT, self.ids.new()), action, self.clock.now_ns(), record.channel, data)
+
+    def _audit(
+        self, principal: Principal, action: str, record: TransferRecord, detail: dict[str, object]
+    ) -> AuditRecord:
+        return AuditRecord(
+            principal.kind.value, principal.public_id, action, format_id(IdKind.TRANSFER, record.id),
+            principal.channel.value, principal.auth_method.value, self.clock.now_ns(),
+            {"amount": record.amount, "currency": record.currency, **detail},
+        )  # fmt: skip

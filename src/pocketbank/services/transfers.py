@@ -1,0 +1,336 @@
+"""Intra-bank transfers: quote, create (real-time or scheduled), cancel, reverse, and post what is due.
+
+Creating a transfer, in order:
+
+1. the transfer id is derived from the customer and the ``Idempotency-Key``; if that transfer already exists (a
+   retry whose first response was lost) it is returned as it is, before anything else is checked: the step-up
+   code of the first attempt is spent, and the money must not move twice;
+2. accounts, payee and amount are checked; the step-up proof must match this amount and payee exactly;
+3. the fee comes from the fee schedule for the channel; per-transaction and cooling-off caps are checked;
+4. one linked chain goes to the ledger: payment, fee, and one leg per period limit;
+5. the transfer record, its audit record and its event are written in one unit of work.
+
+If the process dies between 4 and 5, the retry finds the payment in the ledger at step 1 and writes the record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from pocketbank.domain.accounts import (
+    LIMIT_LEDGER,
+    AccountCode,
+    AccountStatus,
+    DepositAccount,
+    bank_account_id,
+    derive_id,
+    fee_account_id,
+    limit_account_id,
+)
+from pocketbank.domain.arrival import ArrivalMode, scheduled_for
+from pocketbank.domain.channels import AuthMethod
+from pocketbank.domain.clock import NS_PER_SECOND, Clock
+from pocketbank.domain.customers import AccountClass
+from pocketbank.domain.ids import IdKind, format_id
+from pocketbank.domain.ledger import AMOUNT_MAX, Account, AccountFlags, Transfer
+from pocketbank.domain.limits import (
+    LimitPeriod,
+    LimitPolicy,
+    check_transaction_limits,
+    cooling_off_cap,
+    cooling_off_limit,
+    period_key,
+)
+from pocketbank.domain.money import CNY, AssetRegistry, Money
+from pocketbank.domain.payees import Payee
+from pocketbank.domain.pricing import FeeQuote, FeeSchedule, Product
+from pocketbank.domain.principals import Principal
+from pocketbank.domain.stepup import binding_digest
+from pocketbank.domain.transfers import LimitLeg, TransferRecord, TransferStatus, payment_chain, transfer_id_for
+from pocketbank.errors import (
+    AccountClosed,
+    CurrencyMismatch,
+    InvalidAmount,
+    NotFound,
+    SameAccount,
+    StepUpRequired,
+)
+from pocketbank.services.accounts import AccountService
+from pocketbank.services.ledger import LedgerService
+from pocketbank.services.payees import PayeeService
+from pocketbank.services.ports import AuditLog, EventBus, IdGenerator, Outbox, StepUpVerifier, UnitOfWork
+from pocketbank.services.transfer_effects import TransferEffects, TransferRecordStore
+
+
+class CustomerDirectory(Protocol):
+    def account_class(self, customer_id: int) -> AccountClass: ...
+
+    def device_trusted_at(self, principal: Principal) -> int:
+        """When the principal's device became trusted (ns); 0 when unknown (treated as long ago only for staff)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class TransferDraft:
+    from_account: int
+    amount: int
+    currency: str
+    to_account: int | None = None
+    payee_id: int | None = None
+    arrival: ArrivalMode = ArrivalMode.REAL_TIME
+    memo: str = ""
+
+    @property
+    def destination_ref(self) -> str:
+        """What the step-up proof is bound to: the payee id or account id exactly as the request named it."""
+        if self.payee_id is not None:
+            return format_id(IdKind.PAYEE, self.payee_id)
+        return format_id(IdKind.ACCOUNT, self.to_account or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class StepUpProof:
+    challenge_id: str
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    fee: FeeQuote
+    amount: int
+    currency: str
+    arrival: ArrivalMode
+    scheduled_for: int | None  # ns; None = now
+    payee_name: str | None
+
+    @property
+    def total(self) -> int:
+        return self.amount + self.fee.fee.minor
+
+
+@dataclass(frozen=True, slots=True)
+class _Resolved:
+    source: DepositAccount
+    target: DepositAccount
+    payee: Payee | None
+    to_own: bool
+
+
+class TransferService:
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWork,
+        records: TransferRecordStore,
+        accounts: AccountService,
+        payees: PayeeService,
+        ledger: LedgerService,
+        audit: AuditLog,
+        outbox: Outbox,
+        bus: EventBus,
+        clock: Clock,
+        ids: IdGenerator,
+        assets: AssetRegistry,
+        fees: FeeSchedule,
+        limits: LimitPolicy,
+        directory: CustomerDirectory,
+        step_up: StepUpVerifier,
+    ) -> None:
+        self.records, self.accounts, self.payees, self.ledger = records, accounts, payees, ledger
+        self.clock, self.assets, self.fees, self.limits = clock, assets, fees, limits
+        self.directory, self.step_up, self.ids = directory, step_up, ids
+        self.effects = TransferEffects(uow, records, ledger, audit, outbox, bus, clock, ids)
+        self._funded: set[int] = set()  # limit allowance accounts known to exist and be funded
+
+    # -- reading and quoting --------------------------------------------------------------------------------
+
+    def get(self, principal: Principal, transfer_id: int) -> TransferRecord:
+        record = self.records.get(transfer_id)
+        if record is None or (not principal.is_staff and record.customer_id != principal.id):
+            raise NotFound("no such transfer", param="transfer_id")
+        return record
+
+    def quote(self, principal: Principal, draft: TransferDraft) -> Quote:
+        r = self._resolve(principal, draft)
+        return self._quote(principal, draft, r)
+
+    def _quote(self, principal: Principal, draft: TransferDraft, r: _Resolved) -> Quote:
+        asset = self.assets.get(r.source.currency)
+        fee = self.fees.quote(Product.INTRA_BANK_TRANSFER, principal.channel, Money(draft.amount, asset))
+        accepted = datetime.fromtimestamp(self.clock.now_ns() / NS_PER_SECOND, tz=UTC)
+        when = scheduled_for(draft.arrival, accepted)
+        return Quote(
+            fee=fee,
+            amount=draft.amount,
+            currency=r.source.currency,
+            arrival=draft.arrival,
+            scheduled_for=int(when.timestamp()) * NS_PER_SECOND if when else None,
+            payee_name=r.payee.name if r.payee else None,
+        )
+
+    def _resolve(self, principal: Principal, draft: TransferDraft, customer_id: int | None = None) -> _Resolved:
+        owner = principal.id if customer_id is None else customer_id
+        if type(draft.amount) is not int or draft.amount <= 0:
+            raise InvalidAmount("amount must be a positive integer of minor units", param="amount")
+        if draft.amount > AMOUNT_MAX:
+            raise InvalidAmount("amount is too large", param="amount")
+        source = self.accounts.owned(owner, draft.from_account)
+        if source.status is not AccountStatus.OPEN:
+            raise AccountClosed("the account is closed", param="from_account")
+        if draft.currency.upper() != source.currency:
+            raise CurrencyMismatch(f"the account holds {source.currency}; convert with an FX order", param="currency")
+        payee = None
+        if draft.payee_id is not None:
+            payee = self.payees.get(principal, draft.payee_id) if customer_id is None else None
+            if payee is None:
+                raise NotFound("no such payee", param="payee_id")
+            to_id = payee.account_id
+        elif draft.to_account is not None:
+            to_id = draft.to_account
+        else:
+            raise NotFound("name a payee or an account to pay", param="to_account")
+        target = self.accounts.find(to_id)
+        if target is None:
+            raise NotFound("no account with this number", param="to_account")
+        if target.id == source.id:
+            raise SameAccount("pay to another account", param="to_account")
+        if target.status is not AccountStatus.OPEN:
+            raise AccountClosed("the receiving account is closed", param="to_account")
+        if target.currency != source.currency:
+            raise CurrencyMismatch("both accounts must hold the same currency", param="to_account")
+        to_own = target.customer_id == owner
+        if not to_own and payee is None and not principal.is_staff:
+            # Paying a stranger needs a saved payee: that is what the cooling-off window protects.
+            raise NotFound("add the account as a payee first", param="to_account")
+        return _Resolved(source, target, payee, to_own)
+
+    # -- creating -------------------------------------------------------------------------------------------
+
+    def create(
+        self, principal: Principal, draft: TransferDraft, idempotency_key: str, proof: StepUpProof | None
+    ) -> TransferRecord:
+        transfer_id = transfer_id_for(principal.id, idempotency_key)
+        done = self.effects.existing(principal, transfer_id)
+        if done is not None:
+            return done
+        r = self._resolve(principal, draft)
+        if proof is None:
+            raise StepUpRequired("confirm this transfer with a step-up code", param="step_up")
+        binding = binding_digest(principal.public_id, draft.amount, draft.currency, draft.destination_ref)
+        method = self.step_up.verify(principal, proof.challenge_id, proof.code, binding, self.clock.now_ns())
+        return self._execute(principal, principal.id, draft, r, transfer_id, method)
+
+    def create_at_counter(
+        self, staff: Principal, customer_id: int, draft: TransferDraft, idempotency_key: str
+    ) -> TransferRecord:
+        """A teller's transfer for a customer who proved their identity in person: counter fees apply."""
+        transfer_id = transfer_id_for(customer_id, idempotency_key)
+        done = self.effects.existing(staff, transfer_id)
+        if done is not None:
+            return done
+        r = self._resolve(staff, draft, customer_id=customer_id)
+        return self._execute(staff, customer_id, draft, r, transfer_id, AuthMethod.STAFF)
+
+    def _execute(
+        self,
+        principal: Principal,
+        customer_id: int,
+        draft: TransferDraft,
+        r: _Resolved,
+        transfer_id: int,
+        method: AuthMethod,
+    ) -> TransferRecord:
+        quote = self._quote(principal, draft, r)
+        limit_legs: list[LimitLeg] = []
+        if r.source.currency == CNY.code:
+            limit_legs = self._limit_legs(principal, customer_id, draft, r, method)
+        scheduled = quote.scheduled_for is not None
+        legs = payment_chain(
+            transfer_id,
+            from_account=r.source.id,
+            to_account=r.target.id,
+            amount=draft.amount,
+            ledger=r.source.ledger,
+            fee=quote.fee.fee.minor,
+            fee_account=fee_account_id(r.source.ledger, transfer_id),
+            limit_amount=draft.amount,
+            limits=limit_legs,
+            scheduled=scheduled,
+        )
+        record = TransferRecord(
+            id=transfer_id,
+            customer_id=customer_id,
+            from_account=r.source.id,
+            to_account=r.target.id,
+            amount=draft.amount,
+            currency=r.source.currency,
+            fee=quote.fee.fee.minor,
+            fee_rule=quote.fee.rule_id,
+            channel=principal.channel.value,
+            auth_method=method.value,
+            arrival=draft.arrival.value,
+            status=TransferStatus.PROCESSING,
+            created_at=self.clock.now_ns(),
+            scheduled_for=quote.scheduled_for,
+            payee_id=r.payee.id if r.payee else None,
+            memo=draft.memo,
+            legs=tuple(legs),
+        )
+        return self.effects.submit(principal, record)
+
+    def _limit_legs(
+        self, principal: Principal, customer_id: int, draft: TransferDraft, r: _Resolved, method: AuthMethod
+    ) -> list[LimitLeg]:
+        account_class = self.directory.account_class(customer_id)
+        applicable = self.limits.applicable_limits(method, account_class, to_own_account=r.to_own)
+        now = self.clock.now_ns()
+        if not r.to_own and not principal.is_staff:
+            added_at = r.payee.added_at if r.payee else 0
+            cap = cooling_off_cap(added_at, self.directory.device_trusted_at(principal), now, self.limits.cooling_off)
+            applicable = applicable + cooling_off_limit(cap)
+        check_transaction_limits(Money(draft.amount, CNY), applicable)
+        at = datetime.fromtimestamp(now / NS_PER_SECOND, tz=UTC)
+        legs = []
+        usage = bank_account_id(LIMIT_LEDGER, AccountCode.LIMIT_USAGE)
+        for lim in applicable:
+            if lim.period is LimitPeriod.TRANSACTION:
+                continue
+            key = period_key(lim.period, at)
+            allowance = limit_account_id(customer_id, lim.scope, key)
+            self._ensure_allowance(allowance, lim.amount)
+            legs.append(LimitLeg(lim.scope, key, allowance, usage))
+        return legs
+
+    def _ensure_allowance(self, account_id: int, amount: int) -> None:
+        """Open and fund a limit allowance account the first time a period is used (idempotent ids)."""
+        if account_id in self._funded:
+            return
+        self.ledger.create_accounts(
+            [
+                Account(
+                    account_id, LIMIT_LEDGER, AccountCode.LIMIT_ALLOWANCE, AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS
+                )
+            ]
+        )
+        source = bank_account_id(LIMIT_LEDGER, AccountCode.LIMIT_SOURCE)
+        funding = Transfer(derive_id(account_id, "fund"), source, account_id, amount, LIMIT_LEDGER, 4)
+        result = self.ledger.create_transfers([funding])[0]
+        if result.value not in ("ok", "exists"):
+            raise RuntimeError(f"could not fund limit allowance: {result.value}")
+        self._funded.add(account_id)
+
+    # -- after creation -------------------------------------------------------------------------------------
+
+    def cancel(self, principal: Principal, transfer_id: int) -> TransferRecord:
+        return self.effects.cancel(principal, self.get(principal, transfer_id))
+
+    def reverse(self, staff: Principal, transfer_id: int, reason: str) -> TransferRecord:
+        record = self.get(staff, transfer_id)
+        ledger = self.assets.get(record.currency).ledger
+        return self.effects.reverse(staff, record, reason, ledger)
+
+    def post_due(self, limit: int = 500) -> int:
+        """The scheduler: post every scheduled transfer whose arrival time has come. Returns how many."""
+        return self.effects.post_due(self.clock.now_ns(), limit)

@@ -1,0 +1,33 @@
+"""What the money parts need to know about a customer: account class and when their device became trusted."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, select
+
+from pocketbank.domain.customers import AccountClass
+from pocketbank.domain.principals import Principal
+from pocketbank.errors import NotFound
+from pocketbank.storage.customers_tables import customers, devices
+
+# A device we cannot find is treated as brand new: the cautious reading for the cooling-off window.
+UNKNOWN_DEVICE = 2**62
+
+
+class SqlCustomerDirectory:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def account_class(self, customer_id: int) -> AccountClass:
+        with self.engine.connect() as conn:
+            value = conn.execute(select(customers.c.account_class).where(customers.c.id == customer_id)).scalar()
+        if value is None:
+            raise NotFound("no such customer", param="customer_id")
+        return AccountClass(value)
+
+    def device_trusted_at(self, principal: Principal) -> int:
+        q = select(devices.c.trusted_at).where(
+            (devices.c.id == principal.device_id) & (devices.c.customer_id == principal.id)
+        )
+        with self.engine.connect() as conn:
+            value = conn.execute(q).scalar()
+        return int(value) if value is not None else UNKNOWN_DEVICE

@@ -1,0 +1,207 @@
+"""SQL stores of the money parts: deposit accounts, payees, transfer records."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from pocketbank.domain.accounts import AccountStatus, DepositAccount
+from pocketbank.domain.ledger import Transfer
+from pocketbank.domain.payees import Payee
+from pocketbank.domain.transfers import ChainLeg, TransferRecord, TransferStatus
+from pocketbank.storage.money_tables import deposit_accounts as da
+from pocketbank.storage.money_tables import payees as pt
+from pocketbank.storage.money_tables import transfer_records as tr
+
+_LEG_FIELDS = ("id", "debit_account_id", "credit_account_id", "amount", "ledger", "code", "flags", "pending_id")
+
+
+def legs_to_json(legs: Sequence[ChainLeg]) -> str:
+    # Ids are 128-bit: JSON numbers would lose them in most parsers, so they travel as strings.
+    return json.dumps([[leg.role, *(str(getattr(leg.transfer, f)) for f in _LEG_FIELDS)] for leg in legs])
+
+
+def legs_from_json(text: str) -> tuple[ChainLeg, ...]:
+    return tuple(
+        ChainLeg(row[0], Transfer(**{f: int(v) for f, v in zip(_LEG_FIELDS, row[1:], strict=True)}))
+        for row in json.loads(text)
+    )
+
+
+class SqlDepositAccountStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @staticmethod
+    def _row(r: Any) -> DepositAccount:
+        return DepositAccount(
+            id=r.id,
+            customer_id=r.customer_id,
+            currency=r.currency,
+            ledger=r.ledger,
+            status=AccountStatus(r.status),
+            opened_at=r.opened_at,
+            closed_at=r.closed_at,
+            is_default=r.is_default,
+        )
+
+    def insert(self, tx: Connection, a: DepositAccount) -> None:
+        tx.execute(
+            insert(da).values(
+                id=a.id,
+                customer_id=a.customer_id,
+                currency=a.currency,
+                ledger=a.ledger,
+                status=a.status.value,
+                is_default=a.is_default,
+                opened_at=a.opened_at,
+                closed_at=a.closed_at,
+            )
+        )
+
+    def get(self, account_id: int) -> DepositAccount | None:
+        with self.engine.connect() as conn:
+            r = conn.execute(select(da).where(da.c.id == account_id)).first()
+        return self._row(r) if r else None
+
+    def list_for_customer(self, customer_id: int) -> list[DepositAccount]:
+        q = select(da).where(da.c.customer_id == customer_id).order_by(da.c.opened_at, da.c.id)
+        with self.engine.connect() as conn:
+            return [self._row(r) for r in conn.execute(q)]
+
+    def set_status(self, tx: Connection, account_id: int, status: AccountStatus, at: int | None) -> None:
+        tx.execute(update(da).where(da.c.id == account_id).values(status=status.value, closed_at=at))
+
+
+class SqlPayeeStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @staticmethod
+    def _row(r: Any) -> Payee:
+        return Payee(r.id, r.customer_id, r.name, r.account_id, r.currency, r.added_at, r.removed_at)
+
+    def insert(self, tx: Connection, p: Payee) -> None:
+        tx.execute(
+            insert(pt).values(
+                id=p.id,
+                customer_id=p.customer_id,
+                name=p.name,
+                account_id=p.account_id,
+                currency=p.currency,
+                added_at=p.added_at,
+            )
+        )
+
+    def get(self, customer_id: int, payee_id: int) -> Payee | None:
+        q = select(pt).where((pt.c.id == payee_id) & (pt.c.customer_id == customer_id))
+        with self.engine.connect() as conn:
+            r = conn.execute(q).first()
+        return self._row(r) if r else None
+
+    def list_for_customer(self, customer_id: int) -> list[Payee]:
+        q = (
+            select(pt)
+            .where((pt.c.customer_id == customer_id) & pt.c.removed_at.is_(None))
+            .order_by(pt.c.added_at, pt.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [self._row(r) for r in conn.execute(q)]
+
+    def remove(self, tx: Connection, payee_id: int, at: int) -> None:
+        tx.execute(update(pt).where(pt.c.id == payee_id).values(removed_at=at))
+
+
+class SqlTransferRecordStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @staticmethod
+    def _row(r: Any) -> TransferRecord:
+        return TransferRecord(
+            id=r.id,
+            customer_id=r.customer_id,
+            from_account=r.from_account,
+            to_account=r.to_account,
+            amount=r.amount,
+            currency=r.currency,
+            fee=r.fee,
+            fee_rule=r.fee_rule,
+            channel=r.channel,
+            auth_method=r.auth_method,
+            arrival=r.arrival,
+            status=TransferStatus(r.status),
+            created_at=r.created_at,
+            scheduled_for=r.scheduled_for,
+            payee_id=r.payee_id,
+            memo=r.memo,
+            reason=r.reason,
+            legs=legs_from_json(r.legs),
+        )
+
+    def insert(self, tx: Connection, t: TransferRecord) -> bool:
+        """Insert once; False when a retry finds the record already there (the first attempt's)."""
+        try:
+            with tx.begin_nested():
+                tx.execute(
+                    insert(tr).values(
+                        id=t.id,
+                        customer_id=t.customer_id,
+                        from_account=t.from_account,
+                        to_account=t.to_account,
+                        amount=t.amount,
+                        currency=t.currency,
+                        fee=t.fee,
+                        fee_rule=t.fee_rule,
+                        channel=t.channel,
+                        auth_method=t.auth_method,
+                        arrival=t.arrival,
+                        status=t.status.value,
+                        created_at=t.created_at,
+                        scheduled_for=t.scheduled_for,
+                        payee_id=t.payee_id,
+                        memo=t.memo,
+                        reason=t.reason,
+                        legs=legs_to_json(t.legs),
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def get(self, transfer_id: int) -> TransferRecord | None:
+        with self.engine.connect() as conn:
+            r = conn.execute(select(tr).where(tr.c.id == transfer_id)).first()
+        return self._row(r) if r else None
+
+    def get_many(self, ids: Sequence[int]) -> dict[int, TransferRecord]:
+        if not ids:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(tr).where(tr.c.id.in_(list(ids))))
+            return {r.id: self._row(r) for r in rows}
+
+    def set_status(
+        self, tx: Connection, transfer_id: int, status: TransferStatus, expected: TransferStatus, reason: str = ""
+    ) -> bool:
+        """Move from ``expected`` to ``status``; False if another request moved it first."""
+        result = tx.execute(
+            update(tr)
+            .where((tr.c.id == transfer_id) & (tr.c.status == expected.value))
+            .values(status=status.value, reason=reason)
+        )
+        return bool(result.rowcount == 1)
+
+    def due(self, now: int, limit: int = 500) -> list[TransferRecord]:
+        q = (
+            select(tr)
+            .where((tr.c.status == TransferStatus.SCHEDULED.value) & (tr.c.scheduled_for <= now))
+            .order_by(tr.c.scheduled_for)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [self._row(r) for r in conn.execute(q)]

@@ -1,0 +1,60 @@
+"""Tables of the money parts: deposit accounts, payees, and transfer records (the ledger holds the money)."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, Column, Index, String, Table, Text
+
+from pocketbank.storage.schema import metadata
+from pocketbank.storage.types import Id128
+
+deposit_accounts = Table(
+    "deposit_accounts",
+    metadata,
+    Column("id", Id128, primary_key=True),  # = ledger account id
+    Column("customer_id", Id128, nullable=False),
+    Column("currency", String(8), nullable=False),
+    Column("ledger", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("is_default", Boolean, nullable=False),
+    Column("opened_at", BigInteger, nullable=False),
+    Column("closed_at", BigInteger, nullable=True),
+    Index("ix_deposit_accounts_customer", "customer_id"),
+)
+
+payees = Table(
+    "payees",
+    metadata,
+    Column("id", Id128, primary_key=True),
+    Column("customer_id", Id128, nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("account_id", Id128, nullable=False),
+    Column("currency", String(8), nullable=False),
+    Column("added_at", BigInteger, nullable=False),
+    Column("removed_at", BigInteger, nullable=True),
+    Index("ix_payees_customer", "customer_id"),
+)
+
+transfer_records = Table(
+    "transfer_records",
+    metadata,
+    Column("id", Id128, primary_key=True),
+    Column("customer_id", Id128, nullable=False),
+    Column("from_account", Id128, nullable=False),
+    Column("to_account", Id128, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(8), nullable=False),
+    Column("fee", BigInteger, nullable=False),
+    Column("fee_rule", String(96), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("auth_method", String(16), nullable=False),
+    Column("arrival", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("scheduled_for", BigInteger, nullable=True),
+    Column("payee_id", Id128, nullable=True),
+    Column("memo", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("legs", Text, nullable=False),  # JSON: the ledger chain (role + transfer fields)
+    Index("ix_transfer_records_customer", "customer_id", "created_at"),
+    Index("ix_transfer_records_due", "status", "scheduled_for"),
+)
