@@ -153,7 +153,6 @@ def test_closing_a_non_empty_account_is_refused(client: TestClient, container: C
     a = signup()
     eur = open_account(client, a, "EUR")
     deposit(client, teller, eur, 1)
-    # the code is right; its HTTP status is 400 today instead of 409 (see the xfail test below)
     problem(client.post(f"/v1/accounts/{eur}/close", headers=a.headers), None, "account_not_empty", "account_id")
     got = account(client, a, eur)
     assert got["status"] == "open" and got["balance"] == 1
@@ -166,11 +165,6 @@ def test_default_cny_account_cannot_be_closed(client: TestClient, signup) -> Non
     assert account(client, a)["status"] == "open"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: api/errors.py STATUS has no entry for account_not_empty, so closing a non-empty account is 400, "
-    "not 409 (a state conflict, like account_closed)",
-)
 def test_closing_a_non_empty_account_is_409(client: TestClient, signup, teller) -> None:
     a = signup()
     eur = open_account(client, a, "EUR")

@@ -19,6 +19,7 @@ from pocketbank.api.routes import staff as staff_routes
 from pocketbank.api.routes import staff_money as staff_money_routes
 from pocketbank.api.routes import transfers as transfer_routes
 from pocketbank.bootstrap import Container
+from pocketbank.web.app import install_web
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -53,4 +54,5 @@ def create_app(container: Container, *, lifespan: Lifespan | None = None) -> Fas
     app.include_router(payee_routes.router)
     app.include_router(transfer_routes.router)
     app.include_router(staff_money_routes.router)
+    install_web(app)  # the mobile web app: pages, /static, /sw.js (pocketbank.web)
     return app

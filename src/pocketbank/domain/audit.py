@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pocketbank.domain.principals import Principal
+
 GENESIS = "0" * 64
 
 
@@ -32,6 +34,20 @@ class AuditRecord:
     @property
     def stream(self) -> str:
         return f"{self.actor_type}:{self.actor_id}"
+
+
+def audit_by(principal: Principal, action: str, subject: str, at: int, **detail: Any) -> AuditRecord:
+    """The audit record of ``principal`` doing ``action`` to ``subject``, with the channel and how they proved it."""
+    return AuditRecord(
+        actor_type=principal.kind.value,
+        actor_id=principal.public_id,
+        action=action,
+        subject=subject,
+        channel=principal.channel.value,
+        auth_method=principal.auth_method.value,
+        at=at,
+        detail=detail,
+    )
 
 
 def canonical(record: AuditRecord, seq: int) -> bytes:

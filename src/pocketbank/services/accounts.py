@@ -21,7 +21,7 @@ from pocketbank.domain.accounts import (
     bank_account_id,
     derive_id,
 )
-from pocketbank.domain.audit import AuditRecord
+from pocketbank.domain.audit import audit_by
 from pocketbank.domain.clock import Clock
 from pocketbank.domain.customers import AccountClass
 from pocketbank.domain.events import DomainEvent
@@ -151,7 +151,7 @@ class AccountService:
         )
         with self.uow.begin() as tx:
             self.store.insert(tx, account)
-            self.audit.append(tx, self._audit(principal, "account.opened", public, now, {"currency": currency}))
+            self.audit.append(tx, audit_by(principal, "account.opened", public, now, currency=currency))
             self.outbox.add(tx, event)
         self.bus.publish([event])
         return self.view(account)
@@ -236,7 +236,7 @@ class AccountService:
         )
         with self.uow.begin() as tx:
             self.store.set_status(tx, account.id, AccountStatus.CLOSED, now)
-            self.audit.append(tx, self._audit(principal, "account.closed", public, now, {}))
+            self.audit.append(tx, audit_by(principal, "account.closed", public, now))
             self.outbox.add(tx, event)
         self.bus.publish([event])
         return self.view(self.owned(principal.id, account.id))
@@ -262,12 +262,5 @@ class AccountService:
         now = self.clock.now_ns()
         public = format_id(IdKind.ACCOUNT, account.id)
         with self.uow.begin() as tx:
-            self.audit.append(tx, self._audit(staff, "account.cash_deposited", public, now, {"amount": amount}))
+            self.audit.append(tx, audit_by(staff, "account.cash_deposited", public, now, amount=amount))
         return self.view(account)
-
-    @staticmethod
-    def _audit(principal: Principal, action: str, subject: str, at: int, detail: dict[str, object]) -> AuditRecord:
-        return AuditRecord(
-            principal.kind.value, principal.public_id, action, subject, principal.channel.value,
-            principal.auth_method.value, at, dict(detail),
-        )  # fmt: skip

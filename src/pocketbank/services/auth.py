@@ -21,6 +21,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Final
 
+from pocketbank.domain.audit import audit_by
 from pocketbank.domain.channels import AuthMethod, Channel
 from pocketbank.domain.customers import CustomerStatus, normalise_phone
 from pocketbank.domain.ids import IdKind, format_id, parse_id
@@ -35,16 +36,7 @@ from pocketbank.errors import (
     NotFound,
     PocketBankError,
 )
-from pocketbank.services.auth_common import (
-    MINUTE,
-    AuthDeps,
-    Outcome,
-    audit_by,
-    ceil_seconds,
-    code_hash,
-    new_code,
-    same_digest,
-)
+from pocketbank.services.auth_common import MINUTE, AuthDeps, Outcome, ceil_seconds, code_hash, new_code, same_digest
 from pocketbank.services.auth_ports import CodeRecord, CustomerRecord, DeviceRecord
 from pocketbank.services.ports import Tx
 from pocketbank.services.second_factors import SecondFactors, StepUpChallenge, TotpEnrolment

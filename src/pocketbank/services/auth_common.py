@@ -13,11 +13,9 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from pocketbank.domain.audit import AuditRecord
 from pocketbank.domain.clock import NS_PER_SECOND, Clock
 from pocketbank.domain.events import DomainEvent
 from pocketbank.domain.ids import IdKind, format_id
-from pocketbank.domain.principals import Principal
 from pocketbank.errors import PocketBankError, RateLimited
 from pocketbank.services.auth_ports import (
     AuthStore,
@@ -83,19 +81,6 @@ class AuthDeps:
         wait = self.limiter.hit(key, limit=rule.limit, window_seconds=rule.window_seconds, now_ns=now)
         if wait:
             raise RateLimited("too many attempts; try again later", retry_after=wait)
-
-
-def audit_by(principal: Principal, action: str, subject: str, at: int, **detail: Any) -> AuditRecord:
-    return AuditRecord(
-        actor_type=principal.kind.value,
-        actor_id=principal.public_id,
-        action=action,
-        subject=subject,
-        channel=principal.channel.value,
-        auth_method=principal.auth_method.value,
-        at=at,
-        detail=detail,
-    )
 
 
 def new_token() -> str:

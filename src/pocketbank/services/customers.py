@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from pocketbank.domain.audit import audit_by
 from pocketbank.domain.channels import AuthMethod, Channel
 from pocketbank.domain.customers import (
     REMOTE_SIGNUP_CLASS,
@@ -28,15 +29,7 @@ from pocketbank.domain.ids import format_id
 from pocketbank.domain.passwords import check_password, normalise_password
 from pocketbank.domain.principals import Principal, PrincipalKind
 from pocketbank.errors import AlreadyRegistered, Forbidden, InvalidCode, NotFound
-from pocketbank.services.auth_common import (
-    MINUTE,
-    AuthDeps,
-    Outcome,
-    audit_by,
-    code_hash,
-    new_code,
-    same_digest,
-)
+from pocketbank.services.auth_common import MINUTE, AuthDeps, Outcome, code_hash, new_code, same_digest
 from pocketbank.services.auth_ports import AccountOpener, CodeRecord, CustomerRecord, DeviceRecord
 from pocketbank.services.ports import Tx
 from pocketbank.services.sessions import SessionManager, SessionTokens

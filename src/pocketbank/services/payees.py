@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from pocketbank.domain.audit import AuditRecord
+from pocketbank.domain.audit import audit_by
 from pocketbank.domain.clock import Clock
 from pocketbank.domain.customers import normalise_name
 from pocketbank.domain.events import DomainEvent
@@ -61,7 +61,7 @@ class PayeeService:
         )
         with self.uow.begin() as tx:
             self.store.insert(tx, payee)
-            self.audit.append(tx, _audit(principal, "payee.added", public, now))
+            self.audit.append(tx, audit_by(principal, "payee.added", public, now))
             self.outbox.add(tx, event)
         self.bus.publish([event])
         return payee
@@ -81,11 +81,4 @@ class PayeeService:
         public = format_id(IdKind.PAYEE, payee.id)
         with self.uow.begin() as tx:
             self.store.remove(tx, payee.id, now)
-            self.audit.append(tx, _audit(principal, "payee.removed", public, now))
-
-
-def _audit(principal: Principal, action: str, subject: str, at: int) -> AuditRecord:
-    return AuditRecord(
-        principal.kind.value, principal.public_id, action, subject, principal.channel.value,
-        principal.auth_method.value, at,
-    )  # fmt: skip
+            self.audit.append(tx, audit_by(principal, "payee.removed", public, now))

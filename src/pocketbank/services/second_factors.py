@@ -21,6 +21,7 @@ from typing import Final
 
 import pyotp
 
+from pocketbank.domain.audit import audit_by
 from pocketbank.domain.channels import AuthMethod
 from pocketbank.domain.clock import NS_PER_SECOND
 from pocketbank.domain.ids import IdKind, format_id, parse_id
@@ -35,15 +36,7 @@ from pocketbank.errors import (
     StepUpFailed,
     WeakPassword,
 )
-from pocketbank.services.auth_common import (
-    MINUTE,
-    AuthDeps,
-    Outcome,
-    audit_by,
-    code_hash,
-    new_code,
-    same_digest,
-)
+from pocketbank.services.auth_common import MINUTE, AuthDeps, Outcome, code_hash, new_code, same_digest
 from pocketbank.services.auth_ports import ChallengeRecord, CustomerRecord
 from pocketbank.services.ports import Tx
 from pocketbank.services.sessions import SessionManager

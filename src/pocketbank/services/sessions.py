@@ -14,11 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from pocketbank.domain.audit import audit_by
 from pocketbank.domain.channels import AuthMethod, Channel
 from pocketbank.domain.ids import IdKind, format_id
 from pocketbank.domain.principals import Principal, PrincipalKind, StaffRole
 from pocketbank.errors import SessionExpired, Unauthenticated
-from pocketbank.services.auth_common import MINUTE, AuthDeps, Outcome, audit_by, new_token, token_hash
+from pocketbank.services.auth_common import MINUTE, AuthDeps, Outcome, new_token, token_hash
 from pocketbank.services.auth_ports import SessionRecord
 from pocketbank.services.ports import Tx
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import secrets
 
+from pocketbank.domain.audit import audit_by
 from pocketbank.domain.channels import AuthMethod, Channel
 from pocketbank.domain.customers import normalise_name, normalise_phone
 from pocketbank.domain.ids import IdKind, format_id
 from pocketbank.domain.passwords import check_password, normalise_password
 from pocketbank.domain.principals import Principal, PrincipalKind, StaffRole
 from pocketbank.errors import Forbidden, InvalidCredentials, NotFound
-from pocketbank.services.auth_common import AuthDeps, Outcome, audit_by
+from pocketbank.services.auth_common import AuthDeps, Outcome
 from pocketbank.services.auth_ports import StaffRecord
 from pocketbank.services.customers import CustomerView, customer_view
 from pocketbank.services.sessions import SessionManager, SessionTokens

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from pocketbank.domain.accounts import fee_account_id
-from pocketbank.domain.audit import AuditRecord
+from pocketbank.domain.audit import AuditRecord, audit_by
 from pocketbank.domain.channels import AuthMethod, Channel
 from pocketbank.domain.clock import Clock
 from pocketbank.domain.events import DomainEvent
@@ -62,6 +62,13 @@ def system_principal(record: TransferRecord) -> Principal:
         channel=Channel(record.channel),
         auth_method=AuthMethod(record.auth_method),
     )
+
+
+def _audit(
+    principal: Principal, action: str, record: TransferRecord, at: int, detail: dict[str, object]
+) -> AuditRecord:
+    subject = format_id(IdKind.TRANSFER, record.id)
+    return audit_by(principal, action, subject, at, amount=record.amount, currency=record.currency, **detail)
 
 
 def error_for(role: str, code: str) -> PocketBankError:
@@ -134,7 +141,9 @@ class TransferEffects:
                 self.records.set_status(
                     tx, record.id, TransferStatus.FAILED, TransferStatus.PROCESSING, f"{role}/{code}"
                 )
-                self.audit.append(tx, self._audit(principal, "transfer.failed", record, {"leg": role, "result": code}))
+                self.audit.append(
+                    tx, _audit(principal, "transfer.failed", record, self.clock.now_ns(), {"leg": role, "result": code})
+                )
             raise error_for(role, code)
         final = TransferStatus.SCHEDULED if record.scheduled_for is not None else TransferStatus.POSTED
         event = self._event(principal, "transfer.created", record)
@@ -142,7 +151,9 @@ class TransferEffects:
             # False when a concurrent retry finished it first: then that retry wrote the audit and the event.
             won = self.records.set_status(tx, record.id, final, TransferStatus.PROCESSING)
             if won:
-                self.audit.append(tx, self._audit(principal, "transfer.created", record, {"fee": record.fee}))
+                self.audit.append(
+                    tx, _audit(principal, "transfer.created", record, self.clock.now_ns(), {"fee": record.fee})
+                )
                 self.outbox.add(tx, event)
         if won:
             self.bus.publish([event])
@@ -203,7 +214,7 @@ class TransferEffects:
         event = self._event(principal, action, record)
         with self.uow.begin() as tx:
             if self.records.set_status(tx, record.id, status, expected or record.status, reason):
-                self.audit.append(tx, self._audit(principal, action, record, {"reason": reason}))
+                self.audit.append(tx, _audit(principal, action, record, self.clock.now_ns(), {"reason": reason}))
                 self.outbox.add(tx, event)
         self.bus.publish([event])
         done = self.records.get(record.id)
@@ -221,12 +232,3 @@ class TransferEffects:
             "auth_method": record.auth_method,
         }
         return DomainEvent(format_id(IdKind.EVENT, self.ids.new()), action, self.clock.now_ns(), record.channel, data)
-
-    def _audit(
-        self, principal: Principal, action: str, record: TransferRecord, detail: dict[str, object]
-    ) -> AuditRecord:
-        return AuditRecord(
-            principal.kind.value, principal.public_id, action, format_id(IdKind.TRANSFER, record.id),
-            principal.channel.value, principal.auth_method.value, self.clock.now_ns(),
-            {"amount": record.amount, "currency": record.currency, **detail},
-        )  # fmt: skip
