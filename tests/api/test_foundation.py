@@ -88,3 +88,28 @@ def test_idempotency_store_semantics(container: Container) -> None:
     assert store.claim("cus_A", "k2", "f1", now=101, lease_ns=100).replay is None
     store.release("cus_A", "k2")
     assert store.claim("cus_A", "k2", "f1", now=102, lease_ns=100).replay is None
+
+
+def test_concurrent_appends_to_one_stream_keep_the_chain(container: Container) -> None:
+    """Eight writers appending to one customer's stream at once: every record lands, seqs stay 1..n, chain intact."""
+    import threading
+
+    errors: list[BaseException] = []
+
+    def writer(w: int) -> None:
+        try:
+            for n in range(10):
+                with container.uow.begin() as tx:
+                    container.audit.append(tx, record(w * 100 + n))
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    entries = list(container.audit.entries("customer:cus_A"))  # type: ignore[attr-defined]
+    assert [e.seq for e in entries] == list(range(1, 81))
+    assert container.audit.verify() == []

@@ -12,10 +12,12 @@ description documents FastAPI's default 422 for validation errors while the API 
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import schemathesis
 from auth_helpers import staff_headers
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from money_helpers import deposit, relax_rate_limits
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
@@ -32,18 +34,24 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(None)).exclu
 
 
 @pytest.fixture
-def auth(client, container, signup, teller) -> dict[str, dict[str, str]]:
+def auth(client, container, signup, teller) -> dict[str, Any]:
     """A funded customer's and a supervisor's bearer headers; the schema now calls this test's app."""
     relax_rate_limits(container)
     cust = signup()
     deposit(client, teller, cust.account_id, 1_000_000)
     sup = staff_headers(client, container, username="fuzz-super", role=StaffRole.SUPERVISOR)
-    schema.app = client.app
-    return {"customer": cust.headers, "staff": sup}
+    return {"customer": cust.headers, "staff": sup, "app": client.app}
 
 
 @schema.parametrize()
-@settings(max_examples=15, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=10,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+    phases=[Phase.explicit, Phase.generate],
+)
 def test_api_conforms(case, auth) -> None:
+    case.operation.schema.app = auth["app"]
     headers = auth["staff"] if case.operation.path.startswith("/v1/staff") else auth["customer"]
     case.call_and_validate(headers=headers, checks=[not_a_server_error, response_schema_conformance])

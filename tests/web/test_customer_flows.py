@@ -26,7 +26,7 @@ from web_helpers import (
 
 from pocketbank.domain.channels import AuthMethod
 
-pytestmark = pytest.mark.parametrize("lang", LANGS)
+BY_LANG = pytest.mark.parametrize("lang", LANGS)
 
 
 def other(lang: str) -> str:
@@ -36,6 +36,7 @@ def other(lang: str) -> str:
 BUTTON = {"zh_CN": "#welcome-zh", "en": "#welcome-en"}
 
 
+@BY_LANG
 def test_welcome_language_and_registration(page: Page, live_server: LiveServer, lang: str) -> None:
     page.goto(live_server.url + "/")
     assert_lang(page, lang)  # from the phone's Accept-Language
@@ -72,6 +73,7 @@ def test_welcome_language_and_registration(page: Page, live_server: LiveServer, 
     shot(page, "05-home-new-customer")
 
 
+@BY_LANG
 def test_login_new_device_then_trusted_and_totp(page: Page, live_server: LiveServer, seed: Seeder, lang: str) -> None:
     cust = seed.customer()
     page.goto(live_server.url + "/login")
@@ -112,6 +114,7 @@ def test_login_new_device_then_trusted_and_totp(page: Page, live_server: LiveSer
     shot(page, "09-totp-active")
 
 
+@BY_LANG
 def test_home_and_account_history(page: Page, live_server: LiveServer, seed: Seeder, lang: str) -> None:
     cust = seed.customer(deposit=10_000_00)
     for _ in range(44):
@@ -162,7 +165,9 @@ def pay(page: Page, server: LiveServer, cust: Customer, amount: str, arrival: st
     page.fill("#memo", "rent" if arrival == "real_time" else "later")
     shot(page, f"{prefix}-transfer-form")
     submit(page, "#quote")
-    expect(page.locator("#q-fee .free")).to_be_visible()  # the quote says plainly: free (on mobile)
+    expect(page.locator("#q-fee .free")).to_be_visible()  # the quote says plainly: free, on mobile
+    expect(page.locator("#fee-free")).to_contain_text("手机" if lang == "zh_CN" else "free on mobile")
+    expect(page.locator("#q-total")).to_contain_text(amount)
     expect(page.locator("#q-amount")).to_contain_text(amount)
     assert_lang(page, lang)
     shot(page, f"{prefix}-transfer-quote")
@@ -177,10 +182,12 @@ def pay(page: Page, server: LiveServer, cust: Customer, amount: str, arrival: st
     expect(page.locator("#r-amount")).to_contain_text(amount)
 
 
-@pytest.mark.parametrize("live_server", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+@pytest.mark.parametrize(
+    ("lang", "live_server"),
+    [("zh_CN", "sqlite"), ("en", "sqlite"), pytest.param("en", "postgres", marks=pytest.mark.postgres)],
+    indirect=["live_server"],
+)
 def test_payee_and_transfer_with_sms_step_up(page: Page, live_server: LiveServer, seed: Seeder, lang: str) -> None:
-    if live_server.container.settings.database_url.startswith("postgresql") and lang != "en":
-        pytest.skip("PostgreSQL runs the transfer flow once (en)")
     cust = seed.customer(deposit=1_000_00)
     friend = seed.customer(name="Zhang Wei")
     login(page, live_server, cust)
@@ -209,6 +216,7 @@ def test_payee_and_transfer_with_sms_step_up(page: Page, live_server: LiveServer
     expect(page.locator("#available-1")).to_contain_text("987.50")
 
 
+@BY_LANG
 def test_cancel_a_delayed_transfer(page: Page, live_server: LiveServer, seed: Seeder, lang: str) -> None:
     cust = seed.customer(deposit=500_00)
     friend = seed.customer(name="Zhang Wei")
@@ -229,6 +237,7 @@ def test_cancel_a_delayed_transfer(page: Page, live_server: LiveServer, seed: Se
     assert seed.balance(friend.account_id) == 0
 
 
+@BY_LANG
 def test_remove_a_payee(page: Page, live_server: LiveServer, seed: Seeder, lang: str) -> None:
     cust = seed.customer()
     friend = seed.customer(name="Zhang Wei")
@@ -246,6 +255,7 @@ def test_remove_a_payee(page: Page, live_server: LiveServer, seed: Seeder, lang:
     assert live_server.container.payees.list(cust.principal) == []
 
 
+@BY_LANG
 def test_devices_password_and_logout_everywhere(
     page: Page, new_context: object, live_server: LiveServer, seed: Seeder, lang: str
 ) -> None:
@@ -288,6 +298,7 @@ def test_devices_password_and_logout_everywhere(
     expect(page).to_have_url(re.compile(r"/login"))
 
 
+@BY_LANG
 def test_limits_page(page: Page, live_server: LiveServer, seed: Seeder, lang: str) -> None:
     cust = seed.customer()
     login(page, live_server, cust)

@@ -1,5 +1,6 @@
-"""The staff console in Chromium, in Chinese and in English: teller login, customer look-up, class upgrade, a counter
-transfer with its fee shown as the teller types, and its reversal by a supervisor (a teller is not offered it)."""
+"""The staff console in Chromium, in Chinese and in English: teller login, customer look-up, class upgrade, a cash
+deposit, a counter transfer with its fee shown as the teller types, and its reversal by a supervisor (a teller is not
+offered the button)."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def test_counter_lookup_upgrade_transfer_and_supervisor_reversal(
     expect(page).to_have_url(re.compile(r"/staff/customers/cus_"))
     expect(page.locator("h1")).to_have_text(cust.name)
     expect(page.locator("#account-class")).to_have_text("II")
-    assert_lang(page, lang) if lang == "en" else None  # the heading is the customer's name
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN" if lang == "zh_CN" else "en")
     shot(page, "42-staff-customer")
 
     page.select_option("#account_class", "1")
@@ -43,6 +44,12 @@ def test_counter_lookup_upgrade_transfer_and_supervisor_reversal(
     expect(page.locator("#account-class")).to_have_text("I")
     expect(page.locator(".notice")).to_be_visible()
     shot(page, "43-staff-upgraded")
+
+    page.fill("#dep_amount", "10.00")
+    submit(page, "#deposit")
+    expect(page.locator("#deposit-done")).to_contain_text("10.00")
+    assert seed.balance(cust.account_id) == 310_00
+    shot(page, "43b-staff-deposited")
 
     page.fill("#tr_to_account", friend.account_id)
     page.locator("#tr_amount").press_sequentially("50.00", delay=20)
@@ -56,7 +63,7 @@ def test_counter_lookup_upgrade_transfer_and_supervisor_reversal(
     expect(page.locator("#reverse")).to_have_count(0)  # a teller cannot reverse
     shot(page, "45-staff-transfer-teller")
     transfer_url = page.url
-    assert seed.balance(cust.account_id) == 250_00
+    assert seed.balance(cust.account_id) == 260_00
     assert seed.balance(friend.account_id) == 50_00
 
     submit(page, "#logout")
@@ -69,5 +76,5 @@ def test_counter_lookup_upgrade_transfer_and_supervisor_reversal(
     expect(page.locator("#status")).to_have_class(re.compile("status-reversed"))
     expect(page.locator("#reverse")).to_have_count(0)
     shot(page, "47-staff-reversed")
-    assert seed.balance(cust.account_id) == 300_00
+    assert seed.balance(cust.account_id) == 310_00
     assert seed.balance(friend.account_id) == 0

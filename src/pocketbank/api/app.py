@@ -43,7 +43,7 @@ def create_app(container: Container, *, lifespan: Lifespan | None = None) -> Fas
     errors.install(app)
 
     @app.get("/v1/health", operation_id="health", tags=["meta"])
-    def health() -> Health:
+    async def health() -> Health:
         """Liveness: answers without touching the database (the no-op baseline of the API benchmark)."""
         return Health()
 

@@ -24,6 +24,7 @@ from pocketbank.domain.accounts import (
     AccountCode,
     AccountStatus,
     DepositAccount,
+    TransferCode,
     bank_account_id,
     derive_id,
     fee_account_id,
@@ -293,33 +294,34 @@ class TransferService:
         check_transaction_limits(Money(draft.amount, CNY), applicable)
         at = datetime.fromtimestamp(now / NS_PER_SECOND, tz=UTC)
         legs = []
+        allowances: dict[int, int] = {}
         usage = bank_account_id(LIMIT_LEDGER, AccountCode.LIMIT_USAGE)
         for lim in applicable:
             if lim.period is LimitPeriod.TRANSACTION:
                 continue
             key = period_key(lim.period, at)
             allowance = limit_account_id(customer_id, lim.scope, key)
-            self._ensure_allowance(allowance, lim.amount)
+            allowances[allowance] = lim.amount
             legs.append(LimitLeg(lim.scope, key, allowance, usage))
+        self._ensure_allowances(allowances)
         return legs
 
-    def _ensure_allowance(self, account_id: int, amount: int) -> None:
-        """Open and fund a limit allowance account the first time a period is used (idempotent ids)."""
-        if account_id in self._funded:
+    def _ensure_allowances(self, allowances: dict[int, int]) -> None:
+        """Open and fund the limit allowance accounts a period uses the first time (idempotent ids, one batch)."""
+        missing = {a: amount for a, amount in allowances.items() if a not in self._funded}
+        if not missing:
             return
-        self.ledger.create_accounts(
-            [
-                Account(
-                    account_id, LIMIT_LEDGER, AccountCode.LIMIT_ALLOWANCE, AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS
-                )
-            ]
-        )
+        flags = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS
+        self.ledger.create_accounts([Account(a, LIMIT_LEDGER, AccountCode.LIMIT_ALLOWANCE, flags) for a in missing])
         source = bank_account_id(LIMIT_LEDGER, AccountCode.LIMIT_SOURCE)
-        funding = Transfer(derive_id(account_id, "fund"), source, account_id, amount, LIMIT_LEDGER, 4)
-        result = self.ledger.create_transfers([funding])[0]
-        if result.value not in ("ok", "exists"):
-            raise RuntimeError(f"could not fund limit allowance: {result.value}")
-        self._funded.add(account_id)
+        fundings = [
+            Transfer(derive_id(a, "fund"), source, a, amount, LIMIT_LEDGER, TransferCode.LIMIT_FUNDING)
+            for a, amount in missing.items()
+        ]
+        bad = [r.value for r in self.ledger.create_transfers(fundings) if r.value not in ("ok", "exists")]
+        if bad:
+            raise RuntimeError(f"could not fund limit allowances: {bad}")
+        self._funded.update(missing)
 
     # -- after creation -------------------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 from itertools import groupby
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, func, insert, select
 
 from pocketbank.domain.audit import GENESIS, AuditRecord, StoredAudit, chain_hash, verify_chain
 from pocketbank.storage.app_schema import audit_log as t
@@ -19,10 +19,12 @@ class SqlAuditLog:
 
     def append(self, tx: Connection, record: AuditRecord) -> None:
         stream = record.stream
-        last = select(t.c.seq, t.c.hash).where(t.c.stream == stream).order_by(t.c.seq.desc()).limit(1)
         if self._lock_rows:
-            # Two transactions appending to one stream queue here; a first-ever pair collides on the primary key.
-            last = last.with_for_update()
+            # Appends to one stream queue on a transaction-scoped advisory lock named by the stream. Locking the last
+            # row instead is not enough under READ COMMITTED: a waiter would be handed the row it waited for, not
+            # the one appended meanwhile, and write the same seq twice.
+            tx.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(stream, 0))))
+        last = select(t.c.seq, t.c.hash).where(t.c.stream == stream).order_by(t.c.seq.desc()).limit(1)
         row = tx.execute(last).first()
         seq, prev = (row[0] + 1, row[1]) if row else (1, GENESIS)
         tx.execute(
