@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -28,4 +28,9 @@ class Settings(BaseSettings):
     )
     sms_sender: Literal["logging", "memory"] = Field(
         default="logging", description="logging: log each SMS and keep the latest code (demo); memory: tests"
+    )
+    web_secret: SecretStr | None = Field(
+        default=None,
+        min_length=32,
+        description="Signs the web app's CSRF tokens; set it (32+ characters) when several workers serve the web app",
     )

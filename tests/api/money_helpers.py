@@ -177,7 +177,7 @@ def transfer(
 def problem(r: Any, status: int | None, code: str, param: str | None = None) -> dict[str, Any]:
     """Assert an RFC 9457 problem response with this status and code (and param, if given); return its body.
 
-    ``status=None`` accepts any 4xx: for the codes whose status is wrong today (see the ``BUG`` xfail tests).
+    ``status=None`` accepts any 4xx.
     """
     if status is None:
         assert 400 <= r.status_code < 500, r.text

@@ -153,7 +153,7 @@ def test_closing_a_non_empty_account_is_refused(client: TestClient, container: C
     a = signup()
     eur = open_account(client, a, "EUR")
     deposit(client, teller, eur, 1)
-    problem(client.post(f"/v1/accounts/{eur}/close", headers=a.headers), None, "account_not_empty", "account_id")
+    problem(client.post(f"/v1/accounts/{eur}/close", headers=a.headers), 409, "account_not_empty", "account_id")
     got = account(client, a, eur)
     assert got["status"] == "open" and got["balance"] == 1
     ledger_ok(container)

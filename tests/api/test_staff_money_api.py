@@ -164,13 +164,6 @@ def test_counter_transfer_refusals(client: TestClient, container: Container, sig
     ledger_ok(container)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: services/transfers.py create_at_counter derives the transfer id from (customer, Idempotency-Key) "
-    "exactly like a customer's own transfer (transfer_id_for), while the API's idempotency store scopes the key "
-    "to the teller: a counter transfer whose key the customer (or another teller) already used for that "
-    "customer silently answers 201 with that OTHER transfer and moves no money",
-)
 def test_counter_transfer_key_does_not_collide_with_the_customers_own_keys(
     client: TestClient, container: Container, signup, teller
 ) -> None:
@@ -228,15 +221,10 @@ def test_supervisor_reverses_a_posted_transfer(client: TestClient, container: Co
     assert container.audit.verify() == []
     # twice: refused, nothing moves again
     r = client.post(f"/v1/staff/transfers/{t['id']}/reverse", json={"reason": "again"}, headers=supervisor)
-    problem(r, None, "transfer_not_reversible")
+    problem(r, 409, "transfer_not_reversible")
     assert (balance(client, a), balance(client, b)) == (yuan(1_000), 0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: api/errors.py STATUS has no entry for transfer_not_reversible, so reversing twice answers 400 "
-    "instead of 409",
-)
 def test_reversing_twice_is_409(client: TestClient, posted, supervisor) -> None:
     _, _, t = posted
     url = f"/v1/staff/transfers/{t['id']}/reverse"
@@ -244,12 +232,6 @@ def test_reversing_twice_is_409(client: TestClient, posted, supervisor) -> None:
     problem(client.post(url, json={"reason": "second"}, headers=supervisor), 409, "transfer_not_reversible")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: services/statements.py _entries finds the transfer record only by the ledger id (or pending_id); "
-    "a reversal leg's id is derive_id(record.id, 'reversal'), so reversal entries come out with transfer=null, "
-    "channel=null and memo '' although api/routes/accounts.py entry_out treats 'reversal' as a main leg",
-)
 def test_reversal_entry_names_the_transfer(client: TestClient, posted, supervisor) -> None:
     a, b, t = posted
     r = client.post(f"/v1/staff/transfers/{t['id']}/reverse", json={"reason": "fraud report"}, headers=supervisor)
@@ -273,13 +255,6 @@ def test_reversal_when_the_payee_spent_the_money(
     assert container.audit.verify() == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: services/transfer_effects.py reverse() always uses the fixed ledger id derive_id(record.id, "
-    "'reversal'); the ledger records that id as failed (exceeds_credits) on the first refused attempt, so once "
-    "the payee has the money again every retry gets id_already_failed -> 409 conflict: the transfer can never "
-    "be reversed",
-)
 def test_reversal_can_be_retried_once_the_payee_has_the_money_again(
     client: TestClient, container: Container, posted, supervisor, teller, signup
 ) -> None:
@@ -302,7 +277,7 @@ def test_scheduled_transfer_cannot_be_reversed(client: TestClient, container: Co
     r = transfer(client, container, a, yuan(10), payee_id=add_payee(client, a, b.account_id), arrival="delayed")
     t = r.json()
     r = client.post(f"/v1/staff/transfers/{t['id']}/reverse", json={"reason": "mistake"}, headers=supervisor)
-    problem(r, None, "transfer_not_reversible")
+    problem(r, 409, "transfer_not_reversible")
     assert account(client, a)["available"] == yuan(90)
     unknown = "tr_" + "1" * 26
     r = client.post(f"/v1/staff/transfers/{unknown}/reverse", json={"reason": "mistake"}, headers=supervisor)
@@ -361,3 +336,23 @@ def test_staff_tokens_on_customer_money_routes(client: TestClient, posted, telle
             r = client.request(method, url, json=js, headers=h)
             problem(r, 403, "forbidden")
     assert (balance(client, a), balance(client, b)) == (yuan(700), yuan(300))
+
+
+def test_staff_login_with_a_nul_character_is_refused(
+    client: TestClient, container: Container, db_url: str, request: pytest.FixtureRequest
+) -> None:
+    staff_headers(client, container, username="teller1")
+    r = client.post("/v1/staff/sessions", json={"username": "teller1\x00", "password": "counter staff passphrase"})
+    # PostgreSQL text cannot hold NUL: every request carrying one is refused at the door, on both engines.
+    problem(r, 400, "invalid_request")
+
+
+def test_counter_transfer_memo_with_a_nul_character(
+    client: TestClient, container: Container, signup, teller, db_url: str, request: pytest.FixtureRequest
+) -> None:
+    a, b = signup(), signup()
+    deposit(client, teller, a.account_id, 1_000)
+    r = _counter(client, teller, a, b.account_id, 100, memo="rent\x00")
+    problem(r, 400, "invalid_request")
+    assert balance(client, b) == 0
+    ledger_ok(container)

@@ -9,8 +9,8 @@ from typing import Literal
 from fastapi import FastAPI
 from pydantic import BaseModel
 
-from pocketbank.api import errors
-from pocketbank.api.middleware import RequestIdMiddleware
+from pocketbank.api import errors, openapi
+from pocketbank.api.middleware import RefuseNulMiddleware, RequestIdMiddleware
 from pocketbank.api.routes import accounts as account_routes
 from pocketbank.api.routes import auth as auth_routes
 from pocketbank.api.routes import customers as customer_routes
@@ -39,8 +39,10 @@ def create_app(container: Container, *, lifespan: Lifespan | None = None) -> Fas
         redoc_url=None,
     )
     app.state.container = container
+    app.add_middleware(RefuseNulMiddleware)
     app.add_middleware(RequestIdMiddleware)
     errors.install(app)
+    openapi.install(app)
 
     @app.get("/v1/health", operation_id="health", tags=["meta"])
     async def health() -> Health:

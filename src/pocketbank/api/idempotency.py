@@ -22,6 +22,9 @@ from pocketbank.errors import IdempotencyKeyRequired, InvalidId, PocketBankError
 from pocketbank.services.ports import IdempotencyStore, IdempotentResponse
 
 LEASE_NS = 60 * 1_000_000_000
+# Statuses of refusals that leave no trace: everything else (success, insufficient funds, a limit) is stored and
+# replayed, because the ledger has decided it for good.
+RETRYABLE_REFUSALS = frozenset({400, 401, 403, 404, 429})
 MAX_KEY = 255
 
 
@@ -62,6 +65,11 @@ def run_idempotent(
         media = "application/json"
     except PocketBankError as exc:
         status = STATUS.get(exc.code, 400)
+        if status in RETRYABLE_REFUSALS:
+            # Refused before anything happened (a mistyped step-up code, a malformed field): forget the key, so
+            # the corrected retry is judged afresh instead of replaying this refusal forever.
+            store.release(principal, key)
+            raise
         body = {
             "type": TYPE_BASE + exc.code,
             "title": exc.code.replace("_", " ").capitalize(),

@@ -115,21 +115,22 @@ def payment_chain(
 ) -> list[ChainLeg]:
     """The linked chain for one transfer: payment, fee, limit usage; pending when the arrival is scheduled."""
     base = TransferFlags.PENDING if scheduled else TransferFlags.NONE
-    legs = [ChainLeg("payment", Transfer(transfer_id, from_account, to_account, amount, ledger, TC.INTRA_BANK, base))]
+    # Every leg carries the transfer's id in user_data_128 (and a post inherits it), so a statement entry finds its
+    # transfer from whichever leg it shows.
+    ref = transfer_id
+    payment = Transfer(transfer_id, from_account, to_account, amount, ledger, TC.INTRA_BANK, base, user_data_128=ref)
+    legs = [ChainLeg("payment", payment)]
     if fee > 0:
-        legs.append(
-            ChainLeg("fee", Transfer(fee_leg_id(transfer_id), from_account, fee_account, fee, ledger, TC.FEE, base))
+        fee_leg = Transfer(
+            fee_leg_id(transfer_id), from_account, fee_account, fee, ledger, TC.FEE, base, user_data_128=ref
         )
+        legs.append(ChainLeg("fee", fee_leg))
     for lim in limits:
-        leg_id = limit_leg_id(transfer_id, lim.scope, lim.period)
-        legs.append(
-            ChainLeg(
-                f"limit:{lim.scope}:{lim.period}",
-                Transfer(
-                    leg_id, lim.allowance_account, lim.usage_account, limit_amount, LIMIT_LEDGER, TC.LIMIT_USAGE, base
-                ),
-            )
-        )
+        usage = Transfer(
+            limit_leg_id(transfer_id, lim.scope, lim.period), lim.allowance_account, lim.usage_account, limit_amount,
+            LIMIT_LEDGER, TC.LIMIT_USAGE, base, user_data_128=ref,
+        )  # fmt: skip
+        legs.append(ChainLeg(f"limit:{lim.scope}:{lim.period}", usage))
     return _link(legs)
 
 
@@ -145,18 +146,24 @@ def resolution_chain(legs: Sequence[ChainLeg], action: str) -> list[ChainLeg]:
     return _link(out)
 
 
-def reversal_chain(record: TransferRecord, *, ledger: int, fee_account: int) -> list[ChainLeg]:
-    """Money back from the payee to the payer, and the fee back from fee income; all or none."""
+def reversal_chain(record: TransferRecord, *, ledger: int, fee_account: int, attempt: int = 0) -> list[ChainLeg]:
+    """Money back from the payee to the payer, and the fee back from fee income; all or none.
+
+    ``attempt`` numbers the tries: a refused try's ids stay failed in the ledger forever, so the next try needs new
+    ids; every request tries the numbers in order, so they all converge on the same successful one.
+    """
+    ref = record.id
     legs = [
         ChainLeg(
             "payment",
             Transfer(
-                derive_id(record.id, "reversal"),
+                derive_id(record.id, "reversal", attempt),
                 record.to_account,
                 record.from_account,
                 record.amount,
                 ledger,
                 TC.REVERSAL,
+                user_data_128=ref,
             ),
         )
     ]
@@ -165,12 +172,13 @@ def reversal_chain(record: TransferRecord, *, ledger: int, fee_account: int) -> 
             ChainLeg(
                 "fee",
                 Transfer(
-                    derive_id(record.id, "fee-reversal"),
+                    derive_id(record.id, "fee-reversal", attempt),
                     fee_account,
                     record.from_account,
                     record.fee,
                     ledger,
                     TC.FEE_REVERSAL,
+                    user_data_128=ref,
                 ),
             )
         )

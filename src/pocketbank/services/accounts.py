@@ -176,11 +176,11 @@ class AccountService:
 
     # -- reading --------------------------------------------------------------------------------------------
 
-    def owned(self, principal_customer_id: int, account_id: int) -> DepositAccount:
+    def owned(self, principal_customer_id: int, account_id: int, *, param: str = "account_id") -> DepositAccount:
         """The account if it belongs to this customer; otherwise ``not_found`` (never reveal that it exists)."""
         account = self.store.get(account_id)
         if account is None or account.customer_id != principal_customer_id:
-            raise NotFound("no such account", param="account_id")
+            raise NotFound("no such account", param=param)
         return account
 
     def find(self, account_id: int) -> DepositAccount | None:

@@ -11,7 +11,7 @@ from pocketbank.domain.events import DomainEvent
 from pocketbank.domain.ids import IdKind, format_id
 from pocketbank.domain.payees import Payee
 from pocketbank.domain.principals import Principal
-from pocketbank.errors import NotFound, SameAccount
+from pocketbank.errors import Conflict, NotFound, SameAccount
 from pocketbank.services.accounts import AccountService
 from pocketbank.services.ports import AuditLog, EventBus, IdGenerator, Outbox, Tx, UnitOfWork
 
@@ -52,7 +52,7 @@ class PayeeService:
         if target.customer_id == principal.id:
             raise SameAccount("your own accounts need no payee", param="account_id")
         if len(self.store.list_for_customer(principal.id)) >= MAX_PAYEES:
-            raise NotFound("payee list is full", param="account_id")
+            raise Conflict(f"a customer can keep at most {MAX_PAYEES} payees; remove one first", param="account_id")
         now = self.clock.now_ns()
         payee = Payee(self.ids.new(), principal.id, name, target.id, target.currency, now)
         public = format_id(IdKind.PAYEE, payee.id)

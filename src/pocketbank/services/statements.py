@@ -116,8 +116,8 @@ class StatementService:
                 )
             )
         }
-        pending_of_posts = [t.pending_id for t in batch if t.flags & TransferFlags.POST_PENDING_TRANSFER]
-        records = self.records.get_many([t.id for t in batch] + pending_of_posts)
+        # Every leg of a customer transfer carries the transfer's id in user_data_128 (a post inherits it).
+        records = self.records.get_many(sorted({t.user_data_128 or t.id for t in batch}))
         out = []
         for t in batch:
             if t.flags & TransferFlags.VOID_PENDING_TRANSFER:
@@ -130,7 +130,7 @@ class StatementService:
                 status = "pending"
             outgoing = t.debit_account_id == account_id
             other = t.credit_account_id if outgoing else t.debit_account_id
-            record = records.get(t.pending_id if t.flags & TransferFlags.POST_PENDING_TRANSFER else t.id)
+            record = records.get(t.user_data_128 or t.id)
             out.append(
                 StatementEntry(
                     id=t.id,

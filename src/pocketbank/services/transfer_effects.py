@@ -52,6 +52,9 @@ class TransferRecordStore(Protocol):
     def get_many(self, ids: list[int]) -> dict[int, TransferRecord]: ...
 
 
+MAX_REVERSAL_ATTEMPTS = 50
+
+
 def system_principal(record: TransferRecord) -> Principal:
     """The bank's scheduler, acting on a customer's transfer through the channel it was made on."""
     return Principal(
@@ -176,17 +179,23 @@ class TransferEffects:
         return self._finish(principal, record, TransferStatus.CANCELLED, "transfer.cancelled", "cancelled by the payer")
 
     def reverse(self, staff: Principal, record: TransferRecord, reason: str, ledger: int) -> TransferRecord:
+        if record.status is TransferStatus.REVERSED:
+            raise TransferNotReversible("the transfer has already been reversed")
         if record.status is not TransferStatus.POSTED:
             raise TransferNotReversible("only a posted transfer can be reversed")
-        legs = reversal_chain(record, ledger=ledger, fee_account=fee_account_id(ledger, record.id))
-        results = [r.value for r in self.ledger.create_transfers([leg.transfer for leg in legs])]
-        failure = chain_failure(legs, results)
-        if failure is not None:
+        for attempt in range(MAX_REVERSAL_ATTEMPTS):
+            legs = reversal_chain(record, ledger=ledger, fee_account=fee_account_id(ledger, record.id), attempt=attempt)
+            results = [r.value for r in self.ledger.create_transfers([leg.transfer for leg in legs])]
+            failure = chain_failure(legs, results)
+            if failure is None:
+                return self._finish(staff, record, TransferStatus.REVERSED, "transfer.reversed", reason)
             role, code = failure
+            if code == "id_already_failed":
+                continue  # an earlier try was refused; this one may go through now
             if code == "exceeds_credits":
                 raise InsufficientFunds("the payee's account no longer holds the amount", param="transfer_id")
             raise error_for(role, code)
-        return self._finish(staff, record, TransferStatus.REVERSED, "transfer.reversed", reason)
+        raise TransferNotReversible("too many refused attempts to reverse this transfer")
 
     def post_due(self, now: int, limit: int) -> int:
         posted = 0

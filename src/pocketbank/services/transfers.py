@@ -55,6 +55,7 @@ from pocketbank.errors import (
     CurrencyMismatch,
     InvalidAmount,
     NotFound,
+    PricingUnavailable,
     SameAccount,
     StepUpRequired,
 )
@@ -159,7 +160,7 @@ class TransferService:
 
     def _quote(self, principal: Principal, draft: TransferDraft, r: _Resolved) -> Quote:
         asset = self.assets.get(r.source.currency)
-        fee = self.fees.quote(Product.INTRA_BANK_TRANSFER, principal.channel, Money(draft.amount, asset))
+        fee = self._fee(principal, Money(draft.amount, asset))
         accepted = datetime.fromtimestamp(self.clock.now_ns() / NS_PER_SECOND, tz=UTC)
         when = scheduled_for(draft.arrival, accepted)
         return Quote(
@@ -171,13 +172,24 @@ class TransferService:
             payee_name=r.payee.name if r.payee else None,
         )
 
+    def _fee(self, principal: Principal, amount: Money) -> FeeQuote:
+        """The fee schedule is in CNY. A transfer in another currency is priced by the same rule when that rule
+        is free (as intra-bank transfers are on every channel); a charging rule would need an FX quote first."""
+        if amount.asset == CNY:
+            return self.fees.quote(Product.INTRA_BANK_TRANSFER, principal.channel, amount)
+        rule = self.fees.rule(Product.INTRA_BANK_TRANSFER, principal.channel)
+        if not rule.is_free:
+            raise PricingUnavailable(f"fees in {amount.asset.code} need an FX quote", param="currency")
+        rule_id = f"{self.fees.version}:{Product.INTRA_BANK_TRANSFER.value}:{principal.channel.value}"
+        return FeeQuote(Money(0, amount.asset), rule_id, rule.describe(), False, None, None)
+
     def _resolve(self, principal: Principal, draft: TransferDraft, customer_id: int | None = None) -> _Resolved:
         owner = principal.id if customer_id is None else customer_id
         if type(draft.amount) is not int or draft.amount <= 0:
             raise InvalidAmount("amount must be a positive integer of minor units", param="amount")
         if draft.amount > AMOUNT_MAX:
             raise InvalidAmount("amount is too large", param="amount")
-        source = self.accounts.owned(owner, draft.from_account)
+        source = self.accounts.owned(owner, draft.from_account, param="from_account")
         if source.status is not AccountStatus.OPEN:
             raise AccountClosed("the account is closed", param="from_account")
         if draft.currency.upper() != source.currency:
@@ -226,8 +238,12 @@ class TransferService:
     def create_at_counter(
         self, staff: Principal, customer_id: int, draft: TransferDraft, idempotency_key: str
     ) -> TransferRecord:
-        """A teller's transfer for a customer who proved their identity in person: counter fees apply."""
-        transfer_id = transfer_id_for(customer_id, idempotency_key)
+        """A teller's transfer for a customer who proved their identity in person: counter fees apply.
+
+        The idempotency key is the teller's (the API scopes it to them), so the id is derived from teller and key:
+        a key the customer used on the phone names a different transfer.
+        """
+        transfer_id = transfer_id_for(customer_id, f"counter:{staff.public_id}:{idempotency_key}")
         done = self.effects.existing(staff, transfer_id)
         if done is not None:
             return done

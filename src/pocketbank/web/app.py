@@ -6,7 +6,6 @@ pages; the JSON API keeps its own problem+json handlers for ``/v1``, ``/docs`` a
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
 from typing import Annotated, Final
@@ -95,8 +94,9 @@ def _error_page(request: Request, code: str, status: int) -> Response:
 
 def install_web(app: FastAPI) -> None:
     """Add the web app to ``app``: headers middleware, pages, ``/static``, and HTML error pages for web paths."""
-    secret = os.environ.get("POCKETBANK_WEB_SECRET", "")
-    app.state.web_secret = secret.encode() if len(secret) >= 32 else secrets.token_bytes(32)
+    configured = app.state.container.settings.web_secret if app.state.container is not None else None
+    # Without a configured secret each process signs with its own: fine for one worker, not for several.
+    app.state.web_secret = configured.get_secret_value().encode() if configured else secrets.token_bytes(32)
     app.add_middleware(SecurityHeadersMiddleware)
     app.include_router(router)
     app.include_router(routes_auth.router)

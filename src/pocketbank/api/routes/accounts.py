@@ -129,6 +129,8 @@ def list_transactions(
     types = frozenset(type or [])
     if types - TYPE_NAMES:
         raise InvalidParameter(f"unknown transaction type {sorted(types - TYPE_NAMES)}", param="type")
+    if created_lte == 0:  # every entry was made after the epoch: nothing is that old
+        return ListPage(data=[], has_more=False, url=request.url.path)
     query = StatementQuery(
         since=created_gte or 0,
         until=created_lte or 0,

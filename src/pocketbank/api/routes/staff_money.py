@@ -33,7 +33,7 @@ class CounterTransferIn(BaseModel):
     customer_id: str = Field(max_length=40)
     from_account: str = Field(max_length=40)
     to_account: str = Field(max_length=40)
-    amount: int = Field(gt=0, le=AMOUNT_MAX)
+    amount: int = Field(gt=0, le=AMOUNT_MAX, strict=True)
     currency: str = Field(min_length=3, max_length=3)
     arrival: ArrivalMode = ArrivalMode.REAL_TIME
     memo: str = Field(default="", max_length=140)
@@ -47,7 +47,7 @@ class ReversalIn(BaseModel):
 class DepositIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     account_id: str = Field(max_length=40)
-    amount: int = Field(gt=0, le=AMOUNT_MAX)
+    amount: int = Field(gt=0, le=AMOUNT_MAX, strict=True)
 
 
 @router.post("/transfers", operation_id="create_counter_transfer", status_code=201, response_model=TransferOut)

@@ -31,7 +31,7 @@ class TransferIn(BaseModel):
     from_account: str = Field(max_length=40)
     to_account: str | None = Field(default=None, max_length=40, description="One of your own accounts")
     payee_id: str | None = Field(default=None, max_length=40, description="A saved payee")
-    amount: int = Field(description="Minor units of the currency (fen for CNY)", gt=0, le=AMOUNT_MAX)
+    amount: int = Field(description="Minor units of the currency (fen for CNY)", gt=0, le=AMOUNT_MAX, strict=True)
     currency: str = Field(min_length=3, max_length=3)
     arrival: ArrivalMode = ArrivalMode.REAL_TIME
     memo: str = Field(default="", max_length=140)
