@@ -15,8 +15,6 @@ from sqlalchemy import Engine
 from pocketbank.config import Settings
 from pocketbank.domain.clock import Clock
 from pocketbank.domain.money import AssetRegistry, default_registry
-from pocketbank.domain.principals import Principal
-from pocketbank.errors import Unauthenticated
 from pocketbank.integrations.clock import SystemClock
 from pocketbank.integrations.ids import SecureIdGenerator
 from pocketbank.integrations.passwords import Argon2Hasher
@@ -128,13 +126,6 @@ def build_container(
         statements=StatementService(accounts, ledger, records),
         **auth_parts,
     )
-
-
-class NoAuthenticator:
-    """Placeholder until the auth service is wired: every token is refused."""
-
-    def authenticate(self, access_token: str, now: int) -> Principal:
-        raise Unauthenticated("authentication is not configured")
 
 
 class AuthParts(TypedDict):

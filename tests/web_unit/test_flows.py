@@ -6,8 +6,8 @@ import re
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
+from web_unit_helpers import PASSWORD, WebCustomer, csrf, deposit, register, sms_code
 
-from conftest import PASSWORD, WebCustomer, csrf, deposit, register, sms_code
 from pocketbank.bootstrap import Container
 from pocketbank.domain.ids import IdKind, parse_id
 from pocketbank.domain.money import CNY, Money

@@ -6,8 +6,8 @@ import re
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
+from web_unit_helpers import PASSWORD, csrf, register
 
-from conftest import PASSWORD, csrf, register
 from pocketbank.bootstrap import Container
 from pocketbank.domain.clock import ManualClock
 from pocketbank.web.security import CSP

@@ -6,8 +6,8 @@ import re
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
+from web_unit_helpers import csrf, register, staff_login
 
-from conftest import csrf, register, staff_login
 from pocketbank.bootstrap import Container
 from pocketbank.domain.ids import IdKind, parse_id
 from pocketbank.domain.principals import StaffRole

@@ -29,7 +29,7 @@ from pocketbank.domain.ids import IdKind, format_id
 from pocketbank.domain.ledger import Account, CreateAccountResult, Transfer
 from pocketbank.domain.money import AssetRegistry
 from pocketbank.domain.principals import Principal
-from pocketbank.errors import AccountNotEmpty, Conflict, NotFound, UnsupportedCurrency
+from pocketbank.errors import AccountNotEmpty, Conflict, Forbidden, NotFound, UnsupportedCurrency
 from pocketbank.services.ledger import LedgerService
 from pocketbank.services.ports import AuditLog, EventBus, IdGenerator, Outbox, Tx, UnitOfWork
 
@@ -194,7 +194,17 @@ class AccountService:
         return AccountView(account, la.balance, la.available, la.credits_pending)
 
     def list_accounts(self, principal: Principal) -> list[AccountView]:
-        accounts = self.store.list_for_customer(principal.id)
+        """The caller's own accounts with balances (one ledger look-up for all of them)."""
+        return self._views(principal.id)
+
+    def customer_accounts(self, staff: Principal, customer_id: int) -> list[AccountView]:
+        """A customer's accounts as the counter sees them."""
+        if not staff.is_staff:
+            raise Forbidden("this is for bank staff")
+        return self._views(customer_id)
+
+    def _views(self, customer_id: int) -> list[AccountView]:
+        accounts = self.store.list_for_customer(customer_id)
         balances = {a.id: a for a in self.ledger.lookup_accounts([a.id for a in accounts])}
         views = []
         for a in accounts:

@@ -75,16 +75,6 @@ class Registration:
     account_id: str | None  # the default CNY account, once the accounts part opens it
 
 
-class NullAccountOpener:
-    """Placeholder until the accounts part is wired: opens nothing."""
-
-    def prepare_default_account(self, customer_id: int) -> None:
-        return None
-
-    def open_default_account(self, tx: Tx, customer_id: int, account_class: AccountClass) -> str:
-        return ""
-
-
 class CustomerService:
     def __init__(self, deps: AuthDeps, accounts: AccountOpener) -> None:
         self.d = deps

@@ -76,8 +76,8 @@ def lookup(request: Request, data: Form) -> Response:
 
 
 def _accounts(request: Request, customer_id: int) -> list[AccountView]:
-    accounts = web(request).container.accounts
-    return [accounts.view(a) for a in accounts.store.list_for_customer(customer_id)]
+    w = web(request)
+    return w.container.accounts.customer_accounts(w.staff(), customer_id)
 
 
 def _customer_page(
