@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 
@@ -19,7 +19,7 @@ class RecordingApply:
         self.release = threading.Event()
         self.lock = threading.Lock()
 
-    def __call__(self, segments: list[Sequence[int]]) -> list[list[int]]:
+    def __call__(self, segments: list[Sequence[int]], handoff: Callable[[], None]) -> list[list[int]]:
         self.release.wait(timeout=10)
         with self.lock:
             self.batches.append(segments)
@@ -77,7 +77,7 @@ def test_max_batch_bounds_a_batch_but_never_splits_a_caller() -> None:
 
 
 def test_a_failed_batch_fails_every_caller_in_it() -> None:
-    def boom(segments: list[Sequence[int]]) -> list[list[int]]:
+    def boom(segments: list[Sequence[int]], handoff: Callable[[], None]) -> list[list[int]]:
         raise ConnectionError("database unreachable")
 
     gc: GroupCommitter[int, int] = GroupCommitter(boom)
@@ -99,3 +99,30 @@ def test_close_finishes_queued_work_and_refuses_new_work() -> None:
     assert [f.result(timeout=1) for f in futures] == [[2 * i] for i in range(10)]
     with pytest.raises(RuntimeError):
         gc.submit([1])
+
+
+def test_a_writer_hands_the_next_batch_to_another_writer_before_its_commit() -> None:
+    """With two writers, batch 2 is formed and applied while batch 1 is still committing (it handed off)."""
+    gate = threading.Event()
+    started: list[list[Sequence[int]]] = []
+    lock = threading.Lock()
+
+    def apply(segments: list[Sequence[int]], handoff: Callable[[], None]) -> list[list[int]]:
+        with lock:
+            started.append(segments)
+            first = len(started) == 1
+        handoff()
+        if first:
+            gate.wait(timeout=10)  # batch 1's "commit" hangs until the test lets it go
+        return [list(seg) for seg in segments]
+
+    gc: GroupCommitter[int, int] = GroupCommitter(apply, writers=2)
+    one = gc.submit_async([1])
+    deadline = time.monotonic() + 10
+    while not started and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert gc.submit_async([2]).result(timeout=5) == [2]  # answered although batch 1 has not finished
+    assert not gate.is_set()
+    gate.set()
+    assert one.result(timeout=10) == [1]
+    gc.close()

@@ -6,7 +6,7 @@ the SQL. Every call is one unit of work: it applies entirely or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from pocketbank.domain.clock import Clock
@@ -33,8 +33,15 @@ class LedgerStore(Protocol):
     def create_accounts(self, segments: Sequence[Sequence[Account]], now: int) -> list[list[CreateAccountResult]]: ...
 
     def create_transfers(
-        self, segments: Sequence[Sequence[Transfer]], now: int, due: Sequence[int] = ()
-    ) -> TransferBatchOutcome: ...
+        self,
+        segments: Sequence[Sequence[Transfer]],
+        now: int,
+        due: Sequence[int] = (),
+        before_commit: Callable[[], None] | None = None,
+    ) -> TransferBatchOutcome:
+        """Apply a batch in one transaction; ``before_commit`` is called once its writes are sent, just before the
+        commit (the group committer hands the next batch on to another writer there)."""
+        ...
 
     def due_pending(self, now: int, limit: int = 8000) -> list[int]: ...
 
@@ -88,8 +95,10 @@ class LedgerService:
         """Apply several callers' segments in one transaction (what the group committer does)."""
         return self._apply_batch(segments)
 
-    def _apply_batch(self, segments: Sequence[Sequence[Transfer]]) -> list[list[CreateTransferResult]]:
-        return self.store.create_transfers(segments, self.clock.now_ns()).results
+    def _apply_batch(
+        self, segments: Sequence[Sequence[Transfer]], handoff: Callable[[], None] | None = None
+    ) -> list[list[CreateTransferResult]]:
+        return self.store.create_transfers(segments, self.clock.now_ns(), before_commit=handoff).results
 
     def expire_pending(self, limit: int = 8000) -> int:
         """One sweeper pass: expire pending transfers whose timeout has passed. Returns how many expired.

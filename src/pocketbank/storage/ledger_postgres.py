@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg import errors as pg_errors
 
-from pocketbank.domain.ledger import AccountState, TransferBatchOutcome
+from pocketbank.domain.ledger import AccountState, Transfer, TransferBatchOutcome
 from pocketbank.storage.ledger_codec import (
     ACCOUNT_COLUMNS,
     ACCOUNT_STATE_COLUMNS,
@@ -25,6 +25,7 @@ from pocketbank.storage.ledger_codec import (
     account_state_from_row,
     history_row,
     id_bytes,
+    transfer_from_row,
     transfer_row,
 )
 from pocketbank.storage.ledger_store import MAX_ATTEMPTS, Cursor, LedgerStoreBase, SnapshotChanged
@@ -53,6 +54,9 @@ _INSERT_HISTORY = (
     + ", ".join(f"%b::{t}[]" for t in _HISTORY_TYPES)
     + ")"
 )
+
+
+_LOCK_ACCOUNTS = f"SELECT {ACCOUNT_STATE_COLUMNS} FROM ledger_accounts WHERE id = ANY(%b) ORDER BY id FOR UPDATE"
 
 
 def libpq_url(url: str) -> str:
@@ -133,11 +137,28 @@ class PostgresLedgerStore(LedgerStoreBase):
     def _lock_accounts(self, cur: Cursor, ids: list[int]) -> dict[int, AccountState]:
         if not ids:
             return {}
-        cur.execute(
-            f"SELECT {ACCOUNT_STATE_COLUMNS} FROM ledger_accounts WHERE id = ANY(%b) ORDER BY id FOR UPDATE",
-            [[i.to_bytes(16, "big") for i in ids]],
-        )
+        cur.execute(_LOCK_ACCOUNTS, [[i.to_bytes(16, "big") for i in ids]])
         return {a.id: a for a in map(account_state_from_row, cur.fetchall())}
+
+    def _locked_reads(
+        self, cur: Cursor, account_ids: list[int], lookup: list[bytes]
+    ) -> tuple[dict[int, AccountState], list[Transfer], dict[int, str]]:
+        """The lock and both reads queued before any result is fetched: one round trip instead of three.
+
+        The server still runs them in order within the transaction, so the reads see what the lock waited for.
+        """
+        if not lookup:
+            return self._lock_accounts(cur, account_ids), [], {}
+        conn = cur.connection
+        with conn.cursor() as transfers_cur, conn.cursor() as failed_cur:
+            if account_ids:
+                cur.execute(_LOCK_ACCOUNTS, [[i.to_bytes(16, "big") for i in account_ids]])
+            transfers_cur.execute(f"SELECT {TRANSFER_COLUMNS} FROM ledger_transfers WHERE id = ANY(%b)", [lookup])
+            failed_cur.execute("SELECT id, result FROM ledger_failed WHERE id = ANY(%b)", [lookup])
+            accounts = {a.id: a for a in map(account_state_from_row, cur.fetchall())} if account_ids else {}
+            transfers = [transfer_from_row(r) for r in transfers_cur.fetchall()]
+            failed = {int.from_bytes(r[0], "big"): r[1] for r in failed_cur.fetchall()}
+        return accounts, transfers, failed
 
     def _insert_accounts(self, cur: Cursor, rows: list[tuple[Any, ...]]) -> None:
         cur.executemany(

@@ -123,9 +123,16 @@ class LedgerStoreBase(ABC):
         return self._write_transaction(work)
 
     def create_transfers(
-        self, segments: Sequence[Sequence[Transfer]], now: int, due: Iterable[int] = ()
+        self,
+        segments: Sequence[Sequence[Transfer]],
+        now: int,
+        due: Iterable[int] = (),
+        before_commit: Callable[[], None] | None = None,
     ) -> TransferBatchOutcome:
-        """Apply a batch; ``due`` names pending transfers to expire if their timeout has passed (the sweeper)."""
+        """Apply a batch; ``due`` names pending transfers to expire if their timeout has passed (the sweeper).
+
+        ``before_commit`` runs once the writes are queued, just before the commit is sent.
+        """
         ids, pending_ids, account_ids = required_ids(segments)
         pending_ids.update(due)
 
@@ -135,6 +142,8 @@ class LedgerStoreBase(ABC):
             first = self._reserve_timestamps(now, events + len(snapshot.pending))
             outcome = TransferMachine(snapshot, now, first).run(segments)
             self._write_outcome(cur, outcome)
+            if before_commit is not None:
+                before_commit()
             return outcome
 
         return self._write_transaction(work)
@@ -147,12 +156,12 @@ class LedgerStoreBase(ABC):
                 if p.flags & TransferFlags.PENDING:
                     account_ids.add(p.debit_account_id)
                     account_ids.add(p.credit_account_id)
-        accounts = self._lock_accounts(cur, sorted(i for i in account_ids if valid_id(i)))
-        # Everything else is read under those locks. A concurrent copy of the same transfer takes the same locks,
-        # so by now it has committed and is seen here as existing (read before the locks, it was invisible and
-        # the copy was judged afresh: a payment could be answered "declined" although it had been applied).
+        # Everything else is read under the accounts' locks. A concurrent copy of the same transfer takes the same
+        # locks, so by then it has committed and is seen here as existing (read before the locks, it was invisible
+        # and the copy was judged afresh: a payment could be answered "declined" although it had been applied).
         lookup = sorted(id_bytes(i) for i in ids | pending_ids if valid_id(i))
-        transfers = {t.id: t for t in self._select_transfers(cur, lookup)} if lookup else {}
+        accounts, found, failed = self._locked_reads(cur, sorted(i for i in account_ids if valid_id(i)), lookup)
+        transfers = {t.id: t for t in found}
         referenced = [
             transfers[p] for p in pending_ids if p in transfers and transfers[p].flags & TransferFlags.PENDING
         ]
@@ -160,8 +169,20 @@ class LedgerStoreBase(ABC):
             if p.debit_account_id not in accounts or p.credit_account_id not in accounts:
                 raise SnapshotChanged("a pending transfer appeared after its accounts were chosen for locking")
         pending = self._select_pending(cur, [id_bytes(p.id) for p in referenced]) if referenced else {}
-        failed = self._select_failed(cur, lookup) if lookup else {}
         return LedgerSnapshot(accounts, transfers, pending, failed)
+
+    def _locked_reads(
+        self, cur: Cursor, account_ids: list[int], lookup: list[bytes]
+    ) -> tuple[dict[int, AccountState], list[Transfer], dict[int, str]]:
+        """Lock the accounts (ascending ids), then read the batch's existing transfers and failed ids.
+
+        In this order on purpose: the reads must come after the locks. An engine that can send the three
+        statements in one round trip (PostgreSQL's pipeline) overrides this.
+        """
+        accounts = self._lock_accounts(cur, account_ids)
+        if not lookup:
+            return accounts, [], {}
+        return accounts, self._select_transfers(cur, lookup), self._select_failed(cur, lookup)
 
     def due_pending(self, now: int, limit: int = 8000) -> list[int]:
         """Ids of pending transfers whose timeout has passed, oldest first."""
