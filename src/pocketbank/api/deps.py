@@ -18,7 +18,11 @@ from pocketbank.errors import Forbidden, Unauthenticated
 bearer = HTTPBearer(auto_error=False, description="Access token from POST /v1/sessions")
 
 
-def get_container(request: Request) -> Container:
+# The dependencies that do no I/O are ``async def``: FastAPI runs a plain ``def`` dependency in the thread pool, a
+# thread hop (and a GIL hand-over) per dependency per request for what is an attribute read.
+
+
+async def get_container(request: Request) -> Container:
     container: Container = request.app.state.container
     return container
 
@@ -31,19 +35,19 @@ def current_principal(
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("send a bearer access token", param="Authorization")
-    container = get_container(request)
+    container: Container = request.app.state.container
     principal = container.auth.authenticate(credentials.credentials, container.clock.now_ns())
     request.state.principal = principal
     return principal
 
 
-def current_customer(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+async def current_customer(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
     if principal.kind is not PrincipalKind.CUSTOMER:
         raise Forbidden("this endpoint is for customers")
     return principal
 
 
-def current_staff(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+async def current_staff(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
     if principal.kind is not PrincipalKind.STAFF:
         raise Forbidden("this endpoint is for bank staff")
     return principal

@@ -8,6 +8,7 @@ chain's ids are fixed, so resubmitting it after a crash can only answer ``exists
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Protocol
 
 from pocketbank.domain.accounts import fee_account_id
@@ -160,6 +161,7 @@ class TransferEffects:
                 self.outbox.add(tx, event)
         if won:
             self.bus.publish([event])
+            return replace(record, status=final)  # what the row now holds: no need to read it back
         done = self.records.get(record.id)
         assert done is not None
         return done

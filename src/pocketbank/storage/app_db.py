@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 
 from pocketbank.storage.engine import sqlalchemy_url
 
@@ -39,6 +40,33 @@ def make_engine(url: str) -> Engine:
     return create_engine(sa_url, pool_size=40, max_overflow=10, pool_pre_ping=False, pool_recycle=1800)
 
 
+def read_connection(engine: Engine) -> Connection:
+    """A connection for reads outside a unit of work.
+
+    On PostgreSQL it runs in autocommit: one round trip per statement instead of three (psycopg's ``BEGIN``, the
+    query, SQLAlchemy's ``ROLLBACK`` on return). Under READ COMMITTED every statement takes its own snapshot anyway,
+    so wrapping reads in a transaction bought no consistency. On SQLite a deferred transaction is free and gives all
+    the statements one snapshot, so it stays.
+    """
+    conn = engine.connect()
+    if engine.dialect.name == "postgresql":
+        conn.execution_options(isolation_level="AUTOCOMMIT")
+    return conn
+
+
+def insert_if_absent(tx: Connection, table: Table, values: dict[str, Any]) -> bool:
+    """Insert a row unless one with the same key exists; True when this call inserted it.
+
+    ``ON CONFLICT DO NOTHING`` is one statement; catching the unique violation instead needs a savepoint around the
+    insert (two more round trips on PostgreSQL) so that the failure does not abort the enclosing transaction.
+    """
+    dialect = postgresql if tx.dialect.name == "postgresql" else sqlite
+    key = list(table.primary_key.columns)[0]
+    # RETURNING rather than rowcount: psycopg reports -1 for this statement through SQLAlchemy.
+    stmt = dialect.insert(table).values(**values).on_conflict_do_nothing().returning(key)
+    return tx.execute(stmt).first() is not None
+
+
 class SqlUnitOfWork:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -51,7 +79,7 @@ class SqlUnitOfWork:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A read-only connection (no write lock on SQLite)."""
-        with self.engine.connect() as raw:
+        with read_connection(self.engine) as raw:
             conn = raw.execution_options(pocketbank_readonly=True)
             try:
                 yield conn

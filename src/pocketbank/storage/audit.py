@@ -9,6 +9,7 @@ from itertools import groupby
 from sqlalchemy import Connection, Engine, func, insert, select
 
 from pocketbank.domain.audit import GENESIS, AuditRecord, StoredAudit, chain_hash, verify_chain
+from pocketbank.storage.app_db import read_connection
 from pocketbank.storage.app_schema import audit_log as t
 
 
@@ -48,7 +49,7 @@ class SqlAuditLog:
         q = select(t).order_by(t.c.stream, t.c.seq)
         if stream is not None:
             q = q.where(t.c.stream == stream)
-        with self.engine.connect() as conn:
+        with read_connection(self.engine) as conn:
             for r in conn.execute(q):
                 record = AuditRecord(
                     actor_type=r.actor_type,

@@ -7,6 +7,7 @@ from sqlalchemy import Engine, select
 from pocketbank.domain.customers import AccountClass
 from pocketbank.domain.principals import Principal
 from pocketbank.errors import NotFound
+from pocketbank.storage.app_db import read_connection
 from pocketbank.storage.customers_tables import customers, devices
 
 # A device we cannot find is treated as brand new: the cautious reading for the cooling-off window.
@@ -18,7 +19,7 @@ class SqlCustomerDirectory:
         self.engine = engine
 
     def account_class(self, customer_id: int) -> AccountClass:
-        with self.engine.connect() as conn:
+        with read_connection(self.engine) as conn:
             value = conn.execute(select(customers.c.account_class).where(customers.c.id == customer_id)).scalar()
         if value is None:
             raise NotFound("no such customer", param="customer_id")
@@ -28,6 +29,6 @@ class SqlCustomerDirectory:
         q = select(devices.c.trusted_at).where(
             (devices.c.id == principal.device_id) & (devices.c.customer_id == principal.id)
         )
-        with self.engine.connect() as conn:
+        with read_connection(self.engine) as conn:
             value = conn.execute(q).scalar()
         return int(value) if value is not None else UNKNOWN_DEVICE

@@ -7,11 +7,11 @@ out, a retry may claim the key again (safe, because money moves by ledger ids de
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, delete, select, update
 
 from pocketbank.errors import IdempotencyKeyInUse, IdempotencyKeyReused
 from pocketbank.services.ports import IdempotencyClaim, IdempotentResponse
+from pocketbank.storage.app_db import insert_if_absent
 from pocketbank.storage.app_schema import idempotency_keys as t
 
 
@@ -23,23 +23,20 @@ class SqlIdempotencyStore:
         where = (t.c.principal == principal) & (t.c.key == key)
         for _ in range(3):
             with self.engine.begin() as conn:
+                # The common case, a fresh key, is one statement.
+                fresh = {
+                    "principal": principal,
+                    "key": key,
+                    "fingerprint": fingerprint,
+                    "state": "in_progress",
+                    "created_at": now,
+                    "lease_until": now + lease_ns,
+                }
+                if insert_if_absent(conn, t, fresh):
+                    return IdempotencyClaim(replay=None)
                 row = conn.execute(select(t).where(where)).first()
                 if row is None:
-                    try:
-                        with conn.begin_nested():
-                            conn.execute(
-                                insert(t).values(
-                                    principal=principal,
-                                    key=key,
-                                    fingerprint=fingerprint,
-                                    state="in_progress",
-                                    created_at=now,
-                                    lease_until=now + lease_ns,
-                                )
-                            )
-                    except IntegrityError:
-                        continue  # a concurrent first request claimed it a moment ago: look again
-                    return IdempotencyClaim(replay=None)
+                    continue  # claimed and released again in between: try again
                 if row.fingerprint != fingerprint:
                     raise IdempotencyKeyReused(
                         "this Idempotency-Key was already used with a different request", param="Idempotency-Key"

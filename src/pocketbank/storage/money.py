@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
-from sqlalchemy.exc import IntegrityError
 
 from pocketbank.domain.accounts import AccountStatus, DepositAccount
 from pocketbank.domain.ledger import Transfer
 from pocketbank.domain.payees import Payee
 from pocketbank.domain.transfers import ChainLeg, TransferRecord, TransferStatus
+from pocketbank.storage.app_db import insert_if_absent, read_connection
 from pocketbank.storage.money_tables import deposit_accounts as da
 from pocketbank.storage.money_tables import payees as pt
 from pocketbank.storage.money_tables import transfer_records as tr
@@ -64,13 +64,13 @@ class SqlDepositAccountStore:
         )
 
     def get(self, account_id: int) -> DepositAccount | None:
-        with self.engine.connect() as conn:
+        with read_connection(self.engine) as conn:
             r = conn.execute(select(da).where(da.c.id == account_id)).first()
         return self._row(r) if r else None
 
     def list_for_customer(self, customer_id: int) -> list[DepositAccount]:
         q = select(da).where(da.c.customer_id == customer_id).order_by(da.c.opened_at, da.c.id)
-        with self.engine.connect() as conn:
+        with read_connection(self.engine) as conn:
             return [self._row(r) for r in conn.execute(q)]
 
     def set_status(self, tx: Connection, account_id: int, status: AccountStatus, at: int | None) -> None:
@@ -99,7 +99,7 @@ class SqlPayeeStore:
 
     def get(self, customer_id: int, payee_id: int) -> Payee | None:
         q = select(pt).where((pt.c.id == payee_id) & (pt.c.customer_id == customer_id))
-        with self.engine.connect() as conn:
+        with read_connection(self.engine) as conn:
             r = conn.execute(q).first()
         return self._row(r) if r else None
 
@@ -109,7 +109,7 @@ class SqlPayeeStore:
             .where((pt.c.customer_id == customer_id) & pt.c.removed_at.is_(None))
             .order_by(pt.c.added_at, pt.c.id)
         )
-        with self.engine.connect() as conn:
+        with read_connection(self.engine) as conn:
             return [self._row(r) for r in conn.execute(q)]
 
     def remove(self, tx: Connection, payee_id: int, at: int) -> None:
@@ -145,43 +145,40 @@ class SqlTransferRecordStore:
 
     def insert(self, tx: Connection, t: TransferRecord) -> bool:
         """Insert once; False when a retry finds the record already there (the first attempt's)."""
-        try:
-            with tx.begin_nested():
-                tx.execute(
-                    insert(tr).values(
-                        id=t.id,
-                        customer_id=t.customer_id,
-                        from_account=t.from_account,
-                        to_account=t.to_account,
-                        amount=t.amount,
-                        currency=t.currency,
-                        fee=t.fee,
-                        fee_rule=t.fee_rule,
-                        channel=t.channel,
-                        auth_method=t.auth_method,
-                        arrival=t.arrival,
-                        status=t.status.value,
-                        created_at=t.created_at,
-                        scheduled_for=t.scheduled_for,
-                        payee_id=t.payee_id,
-                        memo=t.memo,
-                        reason=t.reason,
-                        legs=legs_to_json(t.legs),
-                    )
-                )
-        except IntegrityError:
-            return False
-        return True
+        return insert_if_absent(
+            tx,
+            tr,
+            {
+                "id": t.id,
+                "customer_id": t.customer_id,
+                "from_account": t.from_account,
+                "to_account": t.to_account,
+                "amount": t.amount,
+                "currency": t.currency,
+                "fee": t.fee,
+                "fee_rule": t.fee_rule,
+                "channel": t.channel,
+                "auth_method": t.auth_method,
+                "arrival": t.arrival,
+                "status": t.status.value,
+                "created_at": t.created_at,
+                "scheduled_for": t.scheduled_for,
+                "payee_id": t.payee_id,
+                "memo": t.memo,
+                "reason": t.reason,
+                "legs": legs_to_json(t.legs),
+            },
+        )
 
     def get(self, transfer_id: int) -> TransferRecord | None:
-        with self.engine.connect() as conn:
+        with read_connection(self.engine) as conn:
             r = conn.execute(select(tr).where(tr.c.id == transfer_id)).first()
         return self._row(r) if r else None
 
     def get_many(self, ids: Sequence[int]) -> dict[int, TransferRecord]:
         if not ids:
             return {}
-        with self.engine.connect() as conn:
+        with read_connection(self.engine) as conn:
             rows = conn.execute(select(tr).where(tr.c.id.in_(list(ids))))
             return {r.id: self._row(r) for r in rows}
 
@@ -203,5 +200,5 @@ class SqlTransferRecordStore:
             .order_by(tr.c.scheduled_for)
             .limit(limit)
         )
-        with self.engine.connect() as conn:
+        with read_connection(self.engine) as conn:
             return [self._row(r) for r in conn.execute(q)]
