@@ -15,7 +15,8 @@ Environment:
   ~60/s (SQLite) on a small machine, and a challenge lives 5 minutes, so the setup stops making them after 150 s.
   A run whose clients run out says so on stderr: to measure near the 1,500/s target, set 1,500 x the seconds;
 - ``BENCH_API_ROUND_ROBIN=1``: each client cycles through its customers (default: one customer at a time);
-- ``BENCH_API_PYSPY``: a file for ``py-spy record --idle -f raw`` of one worker during the transfer phase;
+- ``BENCH_API_PYSPY``: a file for ``py-spy record --idle -f raw`` of one worker during the transfer phase
+  (``BENCH_API_PYSPY_IDLE=0``: on-CPU samples only, to see where the worker's CPU goes);
 - other ``POCKETBANK_*`` settings go to the server as they are (e.g. ``POCKETBANK_GROUP_COMMIT_WRITERS=0``);
 - ``POCKETBANK_BENCH_PG_URL`` / ``POCKETBANK_TEST_PG_URL``: the PostgreSQL server (default
   ``postgresql://postgres@127.0.0.1:5432/test``); the run works in a fresh schema that it drops at the end.
@@ -305,9 +306,32 @@ def start_pyspy(pid: int, seconds: float) -> subprocess.Popen[bytes] | None:
     if not out:
         return None
     pyspy = Path(sys.executable).with_name("py-spy")
-    cmd = [str(pyspy), "record", "--idle", "-r", "200", "-f", "raw", "-d", str(max(1, int(seconds) - 1))]
+    idle = ["--idle"] if os.environ.get("BENCH_API_PYSPY_IDLE", "1") == "1" else []  # 0: on-CPU samples only
+    cmd = [str(pyspy), "record", *idle, "-r", "200", "-f", "raw", "-d", str(max(1, int(seconds) - 1))]
     log(f"py-spy on worker {pid} -> {out}")
     return subprocess.Popen([*cmd, "-p", str(pid), "-o", out], stdout=subprocess.DEVNULL)
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU the processes have used so far (Linux ``/proc``; 0 elsewhere)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        with suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat(5))
+    return total / tick
+
+
+def postgres_cpu() -> dict[int, float]:
+    """CPU seconds so far of every PostgreSQL server process (part of what a transfer costs)."""
+    out = subprocess.run(["pgrep", "-u", "postgres"], capture_output=True, text=True, check=False).stdout
+    return {int(p): cpu_seconds([int(p)]) for p in out.split()}
+
+
+def postgres_cpu_since(before: dict[int, float]) -> float:
+    """CPU used since ``before``, counting backends forked meanwhile (pool connections opened under load) whole."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in postgres_cpu().items())
 
 
 def main() -> None:
@@ -326,7 +350,11 @@ def main() -> None:
             health = get_request(port, "/v1/health")
             asyncio.run(run_phase(port, 1.0, [itertools.repeat(health)] * CLIENTS, 200))  # warm-up
             spy = start_pyspy(workers[0], SECONDS) if workers else None
+            pg_before = postgres_cpu() if engine == "postgres" else {}
+            worker_before = cpu_seconds(workers)
             transfers = asyncio.run(run_phase(port, SECONDS, transfers_work, 201))
+            worker_cpu = cpu_seconds(workers) - worker_before
+            pg_cpu = postgres_cpu_since(pg_before) if engine == "postgres" else 0.0
             if spy is not None:
                 spy.wait()
             noop = asyncio.run(run_phase(port, SECONDS, [itertools.repeat(health)] * CLIENTS, 200))
@@ -348,6 +376,11 @@ def main() -> None:
         "transfers_p50_ms": round(transfers.percentile(0.50) * 1000, 2),
         "transfers_p99_ms": round(transfers.percentile(0.99) * 1000, 2),
         "transfers_vs_noop": round(tps / noop_rps, 3) if noop_rps else None,
+        # CPU per created transfer during the transfer phase: the workers' Python, and the database server's.
+        "worker_cpu_ms_per_transfer": round(worker_cpu * 1000 / transfers.ok, 2) if transfers.ok else None,
+        "postgres_cpu_ms_per_transfer": round(pg_cpu * 1000 / transfers.ok, 2)
+        if transfers.ok and engine == "postgres"
+        else None,
         "errors": {str(k): v for k, v in sorted((transfers.errors + noop.errors).items(), key=lambda kv: str(kv[0]))},
         "verify_ok": verify_ok,
         "records_match": records_after - records_before == transfers.ok,

@@ -6,11 +6,16 @@ import json
 from collections.abc import Iterator
 from itertools import groupby
 
-from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select
 
 from pocketbank.domain.audit import GENESIS, AuditRecord, StoredAudit, chain_hash, verify_chain
 from pocketbank.storage.app_db import read_connection
 from pocketbank.storage.app_schema import audit_log as t
+
+# Built once: every money movement appends at least one record (see ``storage.money`` on what building costs).
+_LOCK_STREAM = select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("stream"), 0)))
+_LAST_OF_STREAM = select(t.c.seq, t.c.hash).where(t.c.stream == bindparam("stream")).order_by(t.c.seq.desc()).limit(1)
+_APPEND = insert(t)
 
 
 class SqlAuditLog:
@@ -24,25 +29,25 @@ class SqlAuditLog:
             # Appends to one stream queue on a transaction-scoped advisory lock named by the stream. Locking the last
             # row instead is not enough under READ COMMITTED: a waiter would be handed the row it waited for, not
             # the one appended meanwhile, and write the same seq twice.
-            tx.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(stream, 0))))
-        last = select(t.c.seq, t.c.hash).where(t.c.stream == stream).order_by(t.c.seq.desc()).limit(1)
-        row = tx.execute(last).first()
+            tx.execute(_LOCK_STREAM, {"stream": stream})
+        row = tx.execute(_LAST_OF_STREAM, {"stream": stream}).first()
         seq, prev = (row[0] + 1, row[1]) if row else (1, GENESIS)
         tx.execute(
-            insert(t).values(
-                stream=stream,
-                seq=seq,
-                at=record.at,
-                actor_type=record.actor_type,
-                actor_id=record.actor_id,
-                action=record.action,
-                subject=record.subject,
-                channel=record.channel,
-                auth_method=record.auth_method,
-                detail=json.dumps(record.detail, sort_keys=True, ensure_ascii=False),
-                prev_hash=prev,
-                hash=chain_hash(prev, record, seq),
-            )
+            _APPEND,
+            {
+                "stream": stream,
+                "seq": seq,
+                "at": record.at,
+                "actor_type": record.actor_type,
+                "actor_id": record.actor_id,
+                "action": record.action,
+                "subject": record.subject,
+                "channel": record.channel,
+                "auth_method": record.auth_method,
+                "detail": json.dumps(record.detail, sort_keys=True, ensure_ascii=False),
+                "prev_hash": prev,
+                "hash": chain_hash(prev, record, seq),
+            },
         )
 
     def entries(self, stream: str | None = None) -> Iterator[StoredAudit]:

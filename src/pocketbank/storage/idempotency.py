@@ -7,12 +7,19 @@ out, a retry may claim the key again (safe, because money moves by ledger ids de
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, bindparam, delete, select, update
 
 from pocketbank.errors import IdempotencyKeyInUse, IdempotencyKeyReused
 from pocketbank.services.ports import IdempotencyClaim, IdempotentResponse
 from pocketbank.storage.app_db import insert_if_absent
 from pocketbank.storage.app_schema import idempotency_keys as t
+
+# Every money-moving request completes its key: built once (see ``storage.money`` on what building costs).
+_COMPLETE = (
+    update(t)
+    .where((t.c.principal == bindparam("p")) & (t.c.key == bindparam("k")))
+    .values(state="done", status=bindparam("new_status"), body=bindparam("new_body"))
+)
 
 
 class SqlIdempotencyStore:
@@ -20,7 +27,6 @@ class SqlIdempotencyStore:
         self.engine = engine
 
     def claim(self, principal: str, key: str, fingerprint: str, now: int, lease_ns: int) -> IdempotencyClaim:
-        where = (t.c.principal == principal) & (t.c.key == key)
         for _ in range(3):
             with self.engine.begin() as conn:
                 # The common case, a fresh key, is one statement.
@@ -34,6 +40,7 @@ class SqlIdempotencyStore:
                 }
                 if insert_if_absent(conn, t, fresh):
                     return IdempotencyClaim(replay=None)
+                where = (t.c.principal == principal) & (t.c.key == key)
                 row = conn.execute(select(t).where(where)).first()
                 if row is None:
                     continue  # claimed and released again in between: try again
@@ -57,9 +64,7 @@ class SqlIdempotencyStore:
     def complete(self, principal: str, key: str, response: IdempotentResponse, now: int) -> None:
         with self.engine.begin() as conn:
             conn.execute(
-                update(t)
-                .where((t.c.principal == principal) & (t.c.key == key))
-                .values(state="done", status=response.status, body=response.body)
+                _COMPLETE, {"p": principal, "k": key, "new_status": response.status, "new_body": response.body}
             )
 
     def release(self, principal: str, key: str) -> None:
