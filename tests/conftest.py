@@ -3,6 +3,9 @@
 SQLite always runs. PostgreSQL runs when ``POCKETBANK_TEST_PG_URL`` is set (``.ci/run`` sets it); each test gets
 its own schema, so test runs and tests never see each other's rows. With ``POCKETBANK_REQUIRE_SERVICES=1`` a
 missing service fails the test instead of skipping it, so CI can never pass by skipping.
+
+NATS JetStream (``nats_stream``) is ``POCKETBANK_TEST_NATS_URL``, by default the local server at 127.0.0.1:4222; each
+test gets a stream of its own (``nats_helpers``), deleted afterwards.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from urllib.parse import quote
 
 import pytest
 
+from nats_helpers import JsStream, nats_problem, nats_test_url
 from pbtest import missing_service, pg_admin_url
 from pocketbank.domain.clock import ManualClock
 from pocketbank.services.ledger import LedgerService
@@ -51,6 +55,18 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'ledger.db'}"
     url: str = request.getfixturevalue("pg_url")
     return url
+
+
+@pytest.fixture
+def nats_stream() -> Iterator[JsStream]:
+    """A JetStream stream name and subject prefix of this test's own, on the test NATS server."""
+    url = nats_test_url()
+    problem = nats_problem(url)
+    if problem is not None:
+        missing_service(f"NATS JetStream unreachable at {url} ({problem}): set POCKETBANK_TEST_NATS_URL")
+    stream = JsStream(url)
+    yield stream
+    stream.delete()
 
 
 @pytest.fixture

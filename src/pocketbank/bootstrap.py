@@ -1,8 +1,8 @@
 """Composition root: the one place that decides which adapters back which ports.
 
 ``build_container(settings)`` opens the database named by the URL (ledger store and application tables), picks the
-system clock and id generator, and wires the services. Tests build their own containers with a ``ManualClock`` and
-a temporary database.
+system clock and id generator, and wires the services; with ``POCKETBANK_NATS_URL`` set, also the outbox relay to NATS
+JetStream. Tests build their own containers with a ``ManualClock`` and a temporary database.
 """
 
 from __future__ import annotations
@@ -17,9 +17,11 @@ from pocketbank.domain.clock import Clock
 from pocketbank.domain.money import AssetRegistry, default_registry
 from pocketbank.integrations.clock import SystemClock
 from pocketbank.integrations.ids import SecureIdGenerator
+from pocketbank.integrations.nats_events import NatsJetStreamPublisher
 from pocketbank.integrations.passwords import Argon2Hasher
 from pocketbank.integrations.ratelimit import MemoryRateLimiter, RedisRateLimiter
 from pocketbank.integrations.rules import load_common_passwords, load_fee_schedule, load_limit_policy
+from pocketbank.integrations.secretbox import build_secret_box
 from pocketbank.integrations.sms import LoggingSmsSender, MemorySmsSender
 from pocketbank.observability.logging import configure_logging
 from pocketbank.services.accounts import AccountService
@@ -28,6 +30,7 @@ from pocketbank.services.auth_common import AuthDeps
 from pocketbank.services.auth_ports import AccountOpener, RateLimiter, SmsSender
 from pocketbank.services.customers import CustomerService
 from pocketbank.services.ledger import LedgerService
+from pocketbank.services.outbox_relay import OutboxRelay
 from pocketbank.services.payees import PayeeService
 from pocketbank.services.ports import AuditLog, EventBus, IdempotencyStore, IdGenerator, Outbox
 from pocketbank.services.staff import StaffService
@@ -38,6 +41,7 @@ from pocketbank.storage.audit import SqlAuditLog
 from pocketbank.storage.auth import SqlAuthStore
 from pocketbank.storage.customer_directory import SqlCustomerDirectory
 from pocketbank.storage.customers import SqlCustomerStore
+from pocketbank.storage.data_keys import local_data_key
 from pocketbank.storage.engine import open_ledger_store
 from pocketbank.storage.idempotency import SqlIdempotencyStore
 from pocketbank.storage.money import SqlDepositAccountStore, SqlPayeeStore, SqlTransferRecordStore
@@ -67,8 +71,11 @@ class Container:
     staff: StaffService
     sms: SmsSender
     rate_limiter: RateLimiter
+    relay: OutboxRelay | None = None  # publishes the outbox to NATS JetStream when POCKETBANK_NATS_URL is set
 
     def close(self) -> None:
+        if self.relay is not None:
+            self.relay.close()
         self.ledger.close()
         self.engine.dispose()
 
@@ -124,6 +131,7 @@ def build_container(
         payees=payees,
         transfers=transfers,
         statements=StatementService(accounts, ledger, records),
+        relay=OutboxRelay(outbox, NatsJetStreamPublisher(settings.nats_url), clock) if settings.nats_url else None,
         **auth_parts,
     )
 
@@ -155,6 +163,10 @@ def _auth_parts(
         sms=sms,
         limiter=limiter,
         hasher=Argon2Hasher(settings.password_hash_profile),
+        box=build_secret_box(
+            settings.data_keys.get_secret_value() if settings.data_keys else None,
+            lambda create: local_data_key(engine, create),
+        ),
         common_passwords=load_common_passwords(),
     )
     return AuthParts(

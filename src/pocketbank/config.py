@@ -23,6 +23,11 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="redis://host:6379/0 for rate limits shared by every worker; unset: in memory"
     )
+    nats_url: str | None = Field(
+        default=None,
+        description="nats://host:4222 (JetStream enabled): relay the outbox to the stream POCKETBANK_EVENTS, subjects "
+        "pocketbank.events.<type>; unset: no relay, events reach in-process subscribers only",
+    )
     password_hash_profile: Literal["owasp", "fast"] = Field(
         default="owasp", description="argon2id cost: owasp (m=19 MiB, t=2, p=1); fast is for tests only"
     )
@@ -33,4 +38,9 @@ class Settings(BaseSettings):
         default=None,
         min_length=32,
         description="Signs the web app's CSRF tokens; set it (32+ characters) when several workers serve the web app",
+    )
+    data_keys: SecretStr | None = Field(
+        default=None,
+        description="Seal TOTP seeds at rest: key_id:base64key[,key_id:base64key...], the first seals, all open "
+        "(`pocketbank new-data-key`); unset: a key kept in the database itself, with a warning (demos only)",
     )

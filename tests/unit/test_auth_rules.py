@@ -8,8 +8,7 @@ import pytest
 from pocketbank.errors import WeakPassword
 from pocketbank.integrations.passwords import Argon2Hasher
 from pocketbank.integrations.sms import LoggingSmsSender, MemorySmsSender
-from pocketbank.services.auth import lock_seconds
-from pocketbank.services.auth_common import code_hash, new_code, new_token, token_hash
+from pocketbank.services.auth_common import code_hash, lock_seconds, new_code, new_token, token_hash
 from pocketbank.services.second_factors import _check_pin_format, pin_binding, totp_step
 
 NS = 1_000_000_000

@@ -3,6 +3,12 @@
 Each uvicorn worker process builds its own container from the environment, and runs the bank's background jobs
 (the scheduler that posts delayed transfers, the ledger's pending-transfer sweeper) in a daemon thread. Running them
 in every worker is safe: posting and expiring are exactly-once in the ledger, whoever gets there first.
+
+With ``POCKETBANK_NATS_URL`` set, a second daemon thread relays the outbox to NATS JetStream every second
+(``services.outbox_relay``). It has its own thread and a shorter interval than the jobs because other processes wait
+for these events (a second of latency, not five), and because a NATS outage makes its passes wait for timeouts, which
+must not hold up the posting of due transfers. Every worker runs it; the outbox claim and the broker's deduplication
+by event id make that safe.
 """
 
 from __future__ import annotations
@@ -16,10 +22,13 @@ from fastapi import FastAPI
 
 from pocketbank.api.app import create_app
 from pocketbank.bootstrap import Container, build_container
+from pocketbank.services.outbox_relay import OutboxRelay
 
 log = structlog.get_logger("pocketbank.jobs")
 
 JOB_INTERVAL_SECONDS = 5.0
+RELAY_INTERVAL_SECONDS = 1.0
+RELAY_MAX_BACKOFF_SECONDS = 30.0
 
 
 def run_jobs(container: Container, stop: threading.Event) -> None:
@@ -33,6 +42,22 @@ def run_jobs(container: Container, stop: threading.Event) -> None:
             log.exception("background job failed")
 
 
+def run_relay(relay: OutboxRelay, stop: threading.Event, interval: float = RELAY_INTERVAL_SECONDS) -> None:
+    """Drain the outbox to the broker every ``interval``; after a failed pass wait twice as long (up to 30 s), so an
+    outage costs a log line now and then rather than every second, and the first pass after it catches up."""
+    wait = interval
+    while not stop.wait(wait):
+        try:
+            result = relay.drain()
+        except Exception:  # the database failed: what was published is published again, and deduplicated
+            log.exception("outbox relay pass failed")
+            wait = min(wait * 2, RELAY_MAX_BACKOFF_SECONDS)
+            continue
+        wait = min(wait * 2, RELAY_MAX_BACKOFF_SECONDS) if result.failed else interval
+        if result.duplicates:
+            log.info("outbox relayed", published=result.published, duplicates=result.duplicates)
+
+
 def create_app_from_env() -> FastAPI:
     return app_with_jobs(build_container())
 
@@ -43,13 +68,19 @@ def app_with_jobs(container: Container) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        worker = threading.Thread(target=run_jobs, args=(container, stop), name="pocketbank-jobs", daemon=True)
-        worker.start()
+        threads = [threading.Thread(target=run_jobs, args=(container, stop), name="pocketbank-jobs", daemon=True)]
+        if container.relay is not None:
+            threads.append(
+                threading.Thread(target=run_relay, args=(container.relay, stop), name="pocketbank-relay", daemon=True)
+            )
+        for thread in threads:
+            thread.start()
         try:
             yield
         finally:
             stop.set()
-            worker.join(timeout=10)
+            for thread in threads:
+                thread.join(timeout=10)
             container.close()
 
     return create_app(container, lifespan=lifespan)

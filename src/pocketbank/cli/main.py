@@ -1,4 +1,4 @@
-"""The ``pocketbank`` command: demo, and ledger operations (verify, sweep) against the configured database."""
+"""The ``pocketbank`` command: demo, ledger operations (verify, sweep) and the outbox relay, on the configured DB."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from pocketbank.cli.demo import run_demo
 app = typer.Typer(help="PocketBank: the bank behind a phone.", no_args_is_help=True)
 ledger_app = typer.Typer(help="Ledger operations on POCKETBANK_DATABASE_URL.", no_args_is_help=True)
 app.add_typer(ledger_app, name="ledger")
+outbox_app = typer.Typer(help="The event outbox on POCKETBANK_DATABASE_URL.", no_args_is_help=True)
+app.add_typer(outbox_app, name="outbox")
 console = Console()
 
 
@@ -94,6 +96,30 @@ def sweep(
         container.close()
 
 
+@outbox_app.command("relay")
+def outbox_relay(
+    once: Annotated[bool, typer.Option(help="Relay what is in the outbox now, then exit")] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between passes without --once")] = 1.0,
+) -> None:
+    """Publish undispatched events to NATS JetStream (POCKETBANK_NATS_URL); `serve` does this in every worker."""
+    container = build_container()
+    try:
+        if container.relay is None:
+            console.print("[red]POCKETBANK_NATS_URL is not set: there is nowhere to relay to[/red]")
+            raise typer.Exit(2)
+        while True:
+            result = container.relay.drain(max_batches=1_000_000 if once else 20)
+            if result.published or result.failed or once:
+                console.print(f"published {result.published} of {result.claimed} event(s)")
+            if once:
+                if result.failed:
+                    raise typer.Exit(1)
+                return
+            time.sleep(interval)
+    finally:
+        container.close()
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
@@ -112,3 +138,32 @@ def serve(
         log_level="warning",
         access_log=False,
     )
+
+
+@app.command("new-data-key")
+def new_data_key(key_id: Annotated[str, typer.Argument(help="A name for the key, e.g. 2026-07")]) -> None:
+    """Print a fresh key_id:key entry for POCKETBANK_DATA_KEYS (put it first to seal with it; keep the old ones)."""
+    from pocketbank.integrations.secretbox import new_key_entry
+
+    try:
+        console.print(new_key_entry(key_id), soft_wrap=True, highlight=False)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+
+@app.command("reseal-totp")
+def reseal_totp(
+    adopt_plaintext: Annotated[
+        bool, typer.Option(help="Also seal legacy rows stored in the clear (once, after upgrading an old database)")
+    ] = False,
+) -> None:
+    """Re-seal every TOTP seed under the current data key, so that an older key can be retired."""
+    container = build_container()
+    try:
+        report = container.auth.reseal_totp_secrets(adopt_plaintext=adopt_plaintext)
+    finally:
+        container.close()
+    console.print(f"re-sealed {report.resealed} TOTP seed(s); {report.unreadable} could not be opened")
+    if report.unreadable:
+        raise typer.Exit(1)

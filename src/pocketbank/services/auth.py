@@ -4,11 +4,8 @@
 (401), and an unknown number still costs one argon2id verification against a dummy hash, so timing does not tell
 them apart either (ASVS 6.3.8, PSD2 RTS Art. 4(3)(a)).
 
-**Lockout.** The 5th consecutive failed login locks the account for 1 minute; each further failure after a lock
-runs out doubles it (2, 4, 8 ... minutes, capped at 1 hour). While locked, logins get ``account_locked`` (423)
-with Retry-After, and the password is not even checked. A success resets the count. Back-off rather than a
-permanent block keeps an attacker from locking a customer out for good (ASVS 6.3.1); rate limits per number and
-per client bound guessing further.
+**Lockout.** The 5th consecutive failed login locks the account, with a back-off that doubles (``auth_common``,
+shared with staff logins); rate limits per number and per client bound guessing further.
 
 **New devices.** A correct password on a device the bank has not seen (or no longer trusts) gets no session: it
 gets a ``DeviceChallenge`` and an SMS code to the registered number. ``confirm_device`` with that code trusts
@@ -27,34 +24,25 @@ from pocketbank.domain.customers import CustomerStatus, normalise_phone
 from pocketbank.domain.ids import IdKind, format_id, parse_id
 from pocketbank.domain.passwords import check_password, normalise_password
 from pocketbank.domain.principals import Principal, PrincipalKind
-from pocketbank.errors import (
-    AccountLocked,
-    Forbidden,
-    InvalidCode,
-    InvalidCredentials,
-    InvalidId,
-    NotFound,
-    PocketBankError,
+from pocketbank.errors import Forbidden, InvalidCode, InvalidCredentials, InvalidId, NotFound
+from pocketbank.services.auth_common import (
+    MINUTE,
+    AuthDeps,
+    LoginAttempt,
+    Outcome,
+    code_hash,
+    new_code,
+    same_digest,
+    verify_with_lockout,
 )
-from pocketbank.services.auth_common import MINUTE, AuthDeps, Outcome, ceil_seconds, code_hash, new_code, same_digest
 from pocketbank.services.auth_ports import CodeRecord, CustomerRecord, DeviceRecord
 from pocketbank.services.ports import Tx
-from pocketbank.services.second_factors import SecondFactors, StepUpChallenge, TotpEnrolment
+from pocketbank.services.second_factors import ResealReport, SecondFactors, StepUpChallenge, TotpEnrolment
 from pocketbank.services.sessions import SessionManager, SessionTokens
 
-LOCK_THRESHOLD: Final = 5
-LOCK_BASE_SECONDS: Final = 60
-LOCK_MAX_SECONDS: Final = 3600
 DEVICE_CODE_TTL: Final = 10 * MINUTE
 MAX_CODE_ATTEMPTS: Final = 5
 NEW_DEVICE: Final = "new_device"
-
-
-def lock_seconds(failures: int) -> int:
-    """How long the account stays locked after ``failures`` consecutive failures (0: not locked)."""
-    if failures < LOCK_THRESHOLD:
-        return 0
-    return int(min(LOCK_BASE_SECONDS * 2 ** min(failures - LOCK_THRESHOLD, 12), LOCK_MAX_SECONDS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,17 +105,11 @@ class AuthService:
                 self.d.hasher.verify(self._dummy_hash, secret)
                 raise InvalidCredentials("the mobile number or password is not right")
             actor = _customer_principal(customer, channel)
-            if now < customer.locked_until:
-                self.d.audit.append(tx, audit_by(actor, "login.refused_locked", customer.public_id, now))
-                out.refuse(self._locked(customer.locked_until - now))
-            elif not self.d.hasher.verify(customer.password_hash, secret):
-                failures = customer.failed_logins + 1
-                lock = lock_seconds(failures)
-                self.d.customers.record_login_failure(tx, customer.id, failures, now + lock * 10**9 if lock else 0)
-                self.d.audit.append(tx, audit_by(actor, "login.failed", customer.public_id, now, failures=failures))
-                out.refuse(InvalidCredentials("the mobile number or password is not right"))
-            else:
-                self.d.customers.reset_login_failures(tx, customer.id)
+            attempt = LoginAttempt(
+                actor, self.d.customers, customer.failed_logins, customer.locked_until, customer.password_hash,
+                InvalidCredentials("the mobile number or password is not right"),
+            )  # fmt: skip
+            if verify_with_lockout(self.d, tx, out, attempt, secret, now):
                 if self.d.hasher.needs_rehash(customer.password_hash):
                     self.d.customers.set_password_hash(tx, customer.id, self.d.hasher.hash(secret))
                 device = self.d.store.get_device(tx, known_device) if known_device else None
@@ -159,10 +141,6 @@ class AuthService:
             text = f"PocketBank: {code} is your code to sign in on a new device. Valid 10 minutes. Never share it."
             self.d.sms.send(customer.phone, text, code=code)
         return result
-
-    @staticmethod
-    def _locked(remaining_ns: int) -> PocketBankError:
-        return AccountLocked("too many failed logins; try again later", retry_after=ceil_seconds(remaining_ns))
 
     def _new_code(self, tx: Tx, purpose: str, target: str, code: str, now: int, ttl: int) -> CodeRecord:
         code_id = self.d.ids.new()
@@ -302,6 +280,9 @@ class AuthService:
 
     def set_pin(self, principal: Principal, pin: str, challenge_id: str, code: str) -> None:
         self.factors.set_pin(principal, pin, challenge_id, code)
+
+    def reseal_totp_secrets(self, *, adopt_plaintext: bool = False) -> ResealReport:
+        return self.factors.reseal_totp_secrets(adopt_plaintext=adopt_plaintext)
 
     def create_challenge(
         self, principal: Principal, method: AuthMethod, binding: str, now: int, *, summary: str | None = None

@@ -1,8 +1,9 @@
 """Ports and records of the customers & auth part: what the customer, auth and staff services need from adapters.
 
 The records are what the stores hand back; secrets in them are only ever hashes (argon2id for passwords and PINs,
-SHA-256 for tokens and one-time codes), except the TOTP seed, which the verifier needs in the clear. The records
-never leave the services: the API renders separate views that carry no hash or seed.
+SHA-256 for tokens and one-time codes), except the TOTP seed, which the verifier needs back in the clear: it is kept
+``Sealed`` (encrypted and authenticated by a ``SecretBox``) and opened only for the moment a code is checked. The
+records never leave the services: the API renders separate views that carry no hash or seed.
 """
 
 from __future__ import annotations
@@ -26,6 +27,43 @@ class TxRunner(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class Sealed:
+    """A secret encrypted by a ``SecretBox``: the id of the key that sealed it, and the sealed bytes (text)."""
+
+    key_id: str  # LEGACY_PLAINTEXT for a row written before secrets were sealed
+    blob: str
+
+
+# The key id of a row stored before sealing existed: its blob is the secret in the clear. No box opens it, so a
+# plaintext value planted in the database is never trusted; only an operator's explicit re-seal adopts it.
+LEGACY_PLAINTEXT = ""
+
+
+class SecretUnreadable(Exception):
+    """A sealed value did not open: its key is unknown, the key is wrong, it was altered, or it belongs to another row.
+
+    Deliberately not a ``PocketBankError``: it is an operator problem (keys), never something to tell the client.
+    """
+
+
+class SecretBox(Protocol):
+    """Authenticated encryption of small secrets at rest, with named keys so they can rotate."""
+
+    @property
+    def current_key_id(self) -> str:
+        """The key ``seal`` uses; a value sealed under another key should be re-sealed when next opened."""
+        ...
+
+    def seal(self, secret: str, context: str) -> Sealed:
+        """Encrypt under the current key, bound to ``context`` (which row and field it belongs to)."""
+        ...
+
+    def open(self, sealed: Sealed, context: str) -> str:
+        """The secret, if ``sealed`` was sealed for exactly ``context`` under a known key; else ``SecretUnreadable``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
 class CustomerRecord:
     id: int
     public_id: str
@@ -37,7 +75,7 @@ class CustomerRecord:
     status: CustomerStatus
     password_hash: str
     pin_hash: str | None
-    totp_secret: str | None
+    totp_secret: Sealed | None
     totp_enabled_at: int | None
     totp_last_step: int
     failed_logins: int
@@ -114,6 +152,8 @@ class StaffRecord:
     role: StaffRole
     password_hash: str
     created_at: int
+    failed_logins: int = 0
+    locked_until: int = 0
 
 
 class CustomerStore(Protocol):
@@ -137,11 +177,28 @@ class CustomerStore(Protocol):
 
     def set_pin_hash(self, tx: Tx, customer_id: int, pin_hash: str) -> None: ...
 
-    def set_totp(self, tx: Tx, customer_id: int, secret: str | None, enabled_at: int | None) -> None: ...
+    def set_totp(self, tx: Tx, customer_id: int, secret: Sealed | None, enabled_at: int | None) -> None: ...
+
+    def reseal_totp(self, tx: Tx, customer_id: int, old: Sealed, new: Sealed) -> bool:
+        """Swap the sealed TOTP seed ``old`` for ``new`` (a key rotation), only if ``old`` is still the stored one;
+        enrolment state and last step stay as they are. False if the row changed meanwhile."""
+        ...
+
+    def totp_sealed_by_other_keys(self, tx: Tx, key_id: str, after_id: int, limit: int) -> list[tuple[int, Sealed]]:
+        """Up to ``limit`` (customer id, seed) pairs, in id order above ``after_id``, whose key is not ``key_id``."""
+        ...
 
     def set_totp_last_step(self, tx: Tx, customer_id: int, step: int) -> None: ...
 
     def set_account_class(self, tx: Tx, customer_id: int, account_class: AccountClass) -> None: ...
+
+
+class LoginFailureStore(Protocol):
+    """Consecutive failed logins and the lock they caused: customers and staff both keep them (``auth_common``)."""
+
+    def record_login_failure(self, tx: Tx, principal_id: int, failed_logins: int, locked_until: int, /) -> None: ...
+
+    def reset_login_failures(self, tx: Tx, principal_id: int, /) -> None: ...
 
 
 class AuthStore(Protocol):
@@ -211,7 +268,11 @@ class StaffStore(Protocol):
         """Raises ``Conflict`` when the user name is taken."""
         ...
 
-    def find_by_username(self, tx: Tx, username: str) -> StaffRecord | None: ...
+    def find_by_username(self, tx: Tx, username: str, *, for_update: bool = False) -> StaffRecord | None: ...
+
+    def record_login_failure(self, tx: Tx, staff_id: int, failed_logins: int, locked_until: int) -> None: ...
+
+    def reset_login_failures(self, tx: Tx, staff_id: int) -> None: ...
 
 
 class SmsSender(Protocol):

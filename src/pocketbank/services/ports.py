@@ -87,6 +87,26 @@ class IdGenerator(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class PublishOutcome:
+    """What the broker acknowledged of a batch: always a prefix of it, in order."""
+
+    acknowledged: int  # the first ``acknowledged`` events are stored by the broker (new, or already there)
+    duplicates: int = 0  # of those, how many the broker recognised as re-publishes (same event id) and dropped
+
+
+class EventPublisher(Protocol):
+    """Publishes committed events to a message broker for other processes (``services.outbox_relay``)."""
+
+    def publish(self, events: Sequence[DomainEvent]) -> PublishOutcome:
+        """Publish ``events`` in order, each waiting for the broker's acknowledgement, and stop at the first one
+        that is not acknowledged in time. Transport failures are logged and reported as a shorter prefix, never
+        raised: the events after it stay in the outbox for the next pass."""
+        ...
+
+    def close(self) -> None: ...
+
+
 EventHandler = Callable[[DomainEvent], None]
 
 

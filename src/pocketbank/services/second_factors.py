@@ -7,6 +7,10 @@ payment must be approved afresh (PSD2 RTS Art. 5). Every refusal is the same ``s
 
 **TOTP** (RFC 6238, 30-second steps, 6 digits) accepts the current step and one either side for clock drift. The
 last step used is stored, and only a later step is accepted, so a code seen over a shoulder cannot be replayed.
+The seed is stored sealed by the ``SecretBox`` port for this customer's row (``totp_context``) and opened only to
+check a code; one sealed under an older key is re-sealed under the current key when next used. A seed that does
+not open (unknown or wrong key, copied from another row, a legacy plaintext row) verifies nothing: the proof is
+refused as a wrong code would be, and ``totp.unreadable`` is audited for the operators.
 
 **PIN**: 6 digits, argon2id-hashed like a password. Setting it needs an SMS or TOTP step-up bound to
 ``pin_binding(customer)``, so a stolen session alone cannot set one.
@@ -14,6 +18,8 @@ last step used is stored, and only a later step is accepted, so a code seen over
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 from dataclasses import dataclass
 from itertools import pairwise
@@ -37,7 +43,13 @@ from pocketbank.errors import (
     WeakPassword,
 )
 from pocketbank.services.auth_common import MINUTE, AuthDeps, Outcome, code_hash, new_code, same_digest
-from pocketbank.services.auth_ports import ChallengeRecord, CustomerRecord
+from pocketbank.services.auth_ports import (
+    LEGACY_PLAINTEXT,
+    ChallengeRecord,
+    CustomerRecord,
+    Sealed,
+    SecretUnreadable,
+)
 from pocketbank.services.ports import Tx
 from pocketbank.services.sessions import SessionManager
 
@@ -52,6 +64,18 @@ _HEX = frozenset("0123456789abcdef")
 def pin_binding(customer_public_id: str) -> str:
     """The binding a step-up must prove to set or change the transaction PIN."""
     return hashlib.sha256(b"pocketbank.pin.v1\x00" + customer_public_id.encode()).hexdigest()
+
+
+def totp_context(customer_id: int) -> str:
+    """What a TOTP seed is sealed for: this customer's row, so a seed copied onto another row does not open."""
+    return f"customer.totp:{customer_id:032x}"
+
+
+def _looks_like_seed(value: str) -> bool:
+    try:
+        return len(base64.b32decode(value.upper() + "=" * (-len(value) % 8))) >= 10
+    except (ValueError, binascii.Error):
+        return False
 
 
 def totp_step(secret: str, code: str, now: int, last_step: int) -> int | None:
@@ -85,6 +109,12 @@ class TotpEnrolment:
 
 
 @dataclass(frozen=True, slots=True)
+class ResealReport:
+    resealed: int  # now under the current key
+    unreadable: int  # left as they were: they open under no configured key (or are plaintext not adopted)
+
+
+@dataclass(frozen=True, slots=True)
 class StepUpChallenge:
     id: str  # chl_…
     method: AuthMethod
@@ -113,7 +143,7 @@ class SecondFactors:
             if customer.totp_enabled_at is not None:
                 raise Conflict("an authenticator app is already active")
             secret = pyotp.random_base32()
-            self.d.customers.set_totp(tx, customer.id, secret, None)
+            self.d.customers.set_totp(tx, customer.id, self.d.box.seal(secret, totp_context(customer.id)), None)
             self.d.audit.append(tx, audit_by(principal, "totp.enrolled", principal.public_id, now))
         uri = pyotp.TOTP(secret, interval=TOTP_STEP_SECONDS).provisioning_uri(
             name=customer.phone, issuer_name=TOTP_ISSUER
@@ -128,12 +158,17 @@ class SecondFactors:
             customer = self._customer(tx, principal)
             if customer.totp_secret is None or customer.totp_enabled_at is not None:
                 raise MethodNotEnrolled("start the authenticator enrolment first", param="code")
-            step = totp_step(customer.totp_secret, code, now, customer.totp_last_step)
-            if step is None:
+            secret = self._open_totp(tx, principal, customer, customer.totp_secret, now)
+            step = totp_step(secret, code, now, customer.totp_last_step) if secret is not None else None
+            if secret is None:
+                out.refuse(MethodNotEnrolled("start the authenticator enrolment again", param="code"))
+            elif step is None:
                 self.d.audit.append(tx, audit_by(principal, "totp.confirm_failed", principal.public_id, now))
                 out.refuse(InvalidCode("that code is not right; check the time on your phone", param="code"))
             else:
-                self.d.customers.set_totp(tx, customer.id, customer.totp_secret, now)
+                self.d.customers.set_totp(
+                    tx, customer.id, self._current_seal(customer, customer.totp_secret, secret), now
+                )
                 self.d.customers.set_totp_last_step(tx, customer.id, step)
                 self.d.audit.append(tx, audit_by(principal, "totp.activated", principal.public_id, now))
                 self.sessions.end_all(tx, principal, now, keep_current=True)
@@ -211,7 +246,7 @@ class SecondFactors:
                 self.d.store.use_challenge(tx, ch.id, now)  # the payment changed: this approval is void
                 self.d.audit.append(tx, audit_by(principal, "stepup.binding_mismatch", subject, now))
                 out.refuse(refused)
-            elif self._proof_ok(tx, ch, customer, code, now):
+            elif self._proof_ok(tx, principal, ch, customer, code, now):
                 self.d.store.use_challenge(tx, ch.id, now)
                 self.d.audit.append(tx, audit_by(principal, "stepup.verified", subject, now, method=ch.method.value))
                 proven = ch.method
@@ -222,17 +257,77 @@ class SecondFactors:
         out.finish()
         return proven
 
-    def _proof_ok(self, tx: Tx, ch: ChallengeRecord, customer: CustomerRecord, code: str, now: int) -> bool:
+    def _proof_ok(
+        self, tx: Tx, principal: Principal, ch: ChallengeRecord, customer: CustomerRecord, code: str, now: int
+    ) -> bool:
         if ch.method is AuthMethod.SMS:
             return ch.code_hash is not None and same_digest(ch.code_hash, code_hash(ch.id, code))
         if ch.method is AuthMethod.TOTP:
-            if customer.totp_secret is None or customer.totp_enabled_at is None:
+            sealed = customer.totp_secret
+            if sealed is None or customer.totp_enabled_at is None:
                 return False
-            step = totp_step(customer.totp_secret, code, now, customer.totp_last_step)
-            if step is None:
+            secret = self._open_totp(tx, principal, customer, sealed, now)
+            step = totp_step(secret, code, now, customer.totp_last_step) if secret is not None else None
+            if secret is None or step is None:
                 return False
             self.d.customers.set_totp_last_step(tx, customer.id, step)
+            fresh = self._current_seal(customer, sealed, secret)
+            if fresh is not sealed:
+                self.d.customers.reseal_totp(tx, customer.id, sealed, fresh)
             return True
         if ch.method is AuthMethod.PIN:
             return customer.pin_hash is not None and self.d.hasher.verify(customer.pin_hash, code)
         return False
+
+    # --- sealed TOTP seeds ------------------------------------------------------------------------------------
+
+    def _open_totp(
+        self, tx: Tx, principal: Principal, customer: CustomerRecord, sealed: Sealed, now: int
+    ) -> str | None:
+        try:
+            return self.d.box.open(sealed, totp_context(customer.id))
+        except SecretUnreadable:
+            # Refused like a wrong code (the customer learns nothing); the audit trail tells operators which key.
+            self.d.audit.append(
+                tx, audit_by(principal, "totp.unreadable", principal.public_id, now, key_id=sealed.key_id)
+            )
+            return None
+
+    def _current_seal(self, customer: CustomerRecord, sealed: Sealed, secret: str) -> Sealed:
+        """``sealed`` if the current key made it, else the secret sealed afresh under the current key (rotation)."""
+        if sealed.key_id == self.d.box.current_key_id:
+            return sealed
+        return self.d.box.seal(secret, totp_context(customer.id))
+
+    def reseal_totp_secrets(self, *, adopt_plaintext: bool = False, batch: int = 200) -> ResealReport:
+        """Re-seal every TOTP seed not under the current key, so an old key can be retired (an operator's command).
+
+        Legacy rows stored in the clear are adopted (sealed) only with ``adopt_plaintext``: that is a deliberate,
+        one-off decision, because trusting a clear seed read from the database is exactly what sealing prevents.
+        A row changed meanwhile (a new enrolment) is left alone: the swap only replaces the value it read.
+        """
+        current = self.d.box.current_key_id
+        resealed = unreadable = 0
+        after = 0
+        while True:
+            with self.d.uow.begin() as tx:
+                rows = self.d.customers.totp_sealed_by_other_keys(tx, current, after, batch)
+                for customer_id, sealed in rows:
+                    secret = self._open_for_reseal(customer_id, sealed, adopt_plaintext)
+                    if secret is None:
+                        unreadable += 1
+                    elif self.d.customers.reseal_totp(
+                        tx, customer_id, sealed, self.d.box.seal(secret, totp_context(customer_id))
+                    ):
+                        resealed += 1
+            if len(rows) < batch:
+                return ResealReport(resealed, unreadable)
+            after = rows[-1][0]
+
+    def _open_for_reseal(self, customer_id: int, sealed: Sealed, adopt_plaintext: bool) -> str | None:
+        if sealed.key_id == LEGACY_PLAINTEXT:
+            return sealed.blob if adopt_plaintext and _looks_like_seed(sealed.blob) else None
+        try:
+            return self.d.box.open(sealed, totp_context(customer_id))
+        except SecretUnreadable:
+            return None

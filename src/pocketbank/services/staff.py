@@ -2,6 +2,11 @@
 
 Staff sessions are ``counter``-channel sessions of kind ``staff`` carrying the role. Looking a customer up is
 itself audited in the staff member's stream: who looked at whose data, and when (ASVS 16.3).
+
+A staff login is guarded exactly like a customer's (``auth_common.verify_with_lockout``): locked after 5
+consecutive failures with a doubling back-off, ``account_locked`` (423) while locked, rate-limited per user name
+and per client, and every failure and lock audited in the staff member's stream. A staff account opens every customer's
+data, so it deserves at least the customers' protection.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from pocketbank.domain.ids import IdKind, format_id
 from pocketbank.domain.passwords import check_password, normalise_password
 from pocketbank.domain.principals import Principal, PrincipalKind, StaffRole
 from pocketbank.errors import Forbidden, InvalidCredentials, NotFound
-from pocketbank.services.auth_common import AuthDeps, Outcome
+from pocketbank.services.auth_common import AuthDeps, LoginAttempt, Outcome, verify_with_lockout
 from pocketbank.services.auth_ports import StaffRecord
 from pocketbank.services.customers import CustomerView, customer_view
 from pocketbank.services.sessions import SessionManager, SessionTokens
@@ -53,17 +58,26 @@ class StaffService:
         secret = normalise_password(password)
         out = Outcome(self.d)
         with self.d.uow.begin() as tx:
-            staff = self.d.staff.find_by_username(tx, user)
+            staff = self.d.staff.find_by_username(tx, user, for_update=True)
+            refused = InvalidCredentials("the user name or password is not right")
             if staff is None:
                 self.d.hasher.verify(self._dummy_hash, secret)
-                raise InvalidCredentials("the user name or password is not right")
-            if not self.d.hasher.verify(staff.password_hash, secret):
-                raise InvalidCredentials("the user name or password is not right")
-            tokens, _ = self.sessions.issue(
-                tx, out, kind=PrincipalKind.STAFF, principal_id=staff.id, public_id=staff.public_id,
-                channel=Channel.COUNTER, method=AuthMethod.PASSWORD, now=now, role=staff.role,
-            )  # fmt: skip
-        out.finish()
+                raise refused
+            actor = Principal(
+                PrincipalKind.STAFF, staff.id, staff.public_id, 0, Channel.COUNTER, AuthMethod.PASSWORD, role=staff.role
+            )
+            attempt = LoginAttempt(
+                actor, self.d.staff, staff.failed_logins, staff.locked_until, staff.password_hash, refused
+            )
+            tokens = None
+            if verify_with_lockout(self.d, tx, out, attempt, secret, now):
+                tokens, _ = self.sessions.issue(
+                    tx, out, kind=PrincipalKind.STAFF, principal_id=staff.id, public_id=staff.public_id,
+                    channel=Channel.COUNTER, method=AuthMethod.PASSWORD, now=now, role=staff.role,
+                )  # fmt: skip
+        out.finish()  # raises the refusal, after the failure count and audit records committed
+        if tokens is None:  # unreachable: a refusal was raised just above; never fall through to a session
+            raise refused
         return tokens
 
     def find_customer(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, Integer, PrimaryKeyConstraint, String, Table, Text, text
+from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, PrimaryKeyConstraint, String, Table, Text, text
 
 from pocketbank.storage.schema import metadata
 
@@ -54,4 +54,13 @@ idempotency_keys = Table(
     Column("lease_until", BigInteger, nullable=False),
     PrimaryKeyConstraint("principal", "key"),
     Index("ix_idempotency_created", "created_at"),
+)
+
+# The database's own data key, made only when no POCKETBANK_DATA_KEYS is configured (demos, tests): see
+# ``integrations.secretbox``. Kept beside the data, so it protects only against a stray copy of one table.
+local_data_keys = Table(
+    "local_data_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("key", LargeBinary(32), nullable=False),
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, Select, insert, select, update
+from sqlalchemy import Connection, Engine, Row, Select, bindparam, insert, select, update
 
 from pocketbank.domain.channels import AuthMethod, Channel
 from pocketbank.domain.principals import PrincipalKind, StaffRole
@@ -46,6 +46,13 @@ def _challenge(r: Row[Any]) -> ChallengeRecord:
         r.id, r.customer_id, r.binding, AuthMethod(r.method), r.code_hash, r.created_at, r.expires_at, r.attempts,
         r.used_at,
     )  # fmt: skip
+
+
+# Built once, as they run on every authenticated request or money movement (see ``storage.money``).
+_SESSION_BY_ACCESS = select(sessions).where(sessions.c.access_hash == bindparam("h"))
+_CHALLENGE = select(challenges).where(challenges.c.id == bindparam("id"))
+_CHALLENGE_LOCKED = _CHALLENGE.with_for_update()
+_USE_CHALLENGE = update(challenges).where(challenges.c.id == bindparam("cid")).values(used_at=bindparam("at"))
 
 
 class SqlAuthStore:
@@ -111,7 +118,7 @@ class SqlAuthStore:
         )
 
     def session_by_access(self, tx: Connection, access_hash: str) -> SessionRecord | None:
-        r = tx.execute(select(sessions).where(sessions.c.access_hash == access_hash)).first()
+        r = tx.execute(_SESSION_BY_ACCESS, {"h": access_hash}).first()
         return _session(r) if r else None
 
     def session_by_refresh(self, tx: Connection, refresh_hash: str) -> SessionRecord | None:
@@ -228,7 +235,8 @@ class SqlAuthStore:
         )
 
     def get_challenge(self, tx: Connection, challenge_id: int, *, for_update: bool = False) -> ChallengeRecord | None:
-        r = tx.execute(self._locked(select(challenges).where(challenges.c.id == challenge_id), for_update)).first()
+        q = _CHALLENGE_LOCKED if for_update and self._lock_rows else _CHALLENGE
+        r = tx.execute(q, {"id": challenge_id}).first()
         return _challenge(r) if r else None
 
     def count_challenge_attempt(self, tx: Connection, challenge_id: int) -> None:
@@ -236,4 +244,4 @@ class SqlAuthStore:
         tx.execute(update(challenges).where(c.id == challenge_id).values(attempts=c.attempts + 1))
 
     def use_challenge(self, tx: Connection, challenge_id: int, at: int) -> None:
-        tx.execute(update(challenges).where(challenges.c.id == challenge_id).values(used_at=at))
+        tx.execute(_USE_CHALLENGE, {"cid": challenge_id, "at": at})

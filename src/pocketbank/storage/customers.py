@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, insert, select, update
+from sqlalchemy import Connection, Engine, Row, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from pocketbank.domain.customers import AccountClass, CustomerStatus, IdKind
 from pocketbank.errors import AlreadyRegistered
-from pocketbank.services.auth_ports import CustomerRecord
+from pocketbank.services.auth_ports import LEGACY_PLAINTEXT, CustomerRecord, Sealed
 from pocketbank.storage.customers_tables import customers as t
+
+
+def _sealed(blob: str | None, key_id: str | None) -> Sealed | None:
+    if blob is None:
+        return None
+    return Sealed(key_id if key_id is not None else LEGACY_PLAINTEXT, blob)
 
 
 def _record(r: Row[Any]) -> CustomerRecord:
@@ -25,7 +31,7 @@ def _record(r: Row[Any]) -> CustomerRecord:
         status=CustomerStatus(r.status),
         password_hash=r.password_hash,
         pin_hash=r.pin_hash,
-        totp_secret=r.totp_secret,
+        totp_secret=_sealed(r.totp_secret, r.totp_key_id),
         totp_enabled_at=r.totp_enabled_at,
         totp_last_step=r.totp_last_step,
         failed_logins=r.failed_logins,
@@ -33,6 +39,10 @@ def _record(r: Row[Any]) -> CustomerRecord:
         created_at=r.created_at,
         phone_verified_at=r.phone_verified_at,
     )
+
+
+_BY_ID = select(t).where(t.c.id == bindparam("id"))
+_BY_ID_LOCKED = _BY_ID.with_for_update()
 
 
 class SqlCustomerStore:
@@ -61,7 +71,7 @@ class SqlCustomerStore:
                         status=customer.status.value,
                         password_hash=customer.password_hash,
                         pin_hash=customer.pin_hash,
-                        totp_secret=customer.totp_secret,
+                        **_sealed_values(customer.totp_secret),
                         totp_enabled_at=customer.totp_enabled_at,
                         totp_last_step=customer.totp_last_step,
                         failed_logins=customer.failed_logins,
@@ -74,7 +84,10 @@ class SqlCustomerStore:
             raise AlreadyRegistered("this mobile number or identity document is already registered") from None
 
     def get(self, tx: Connection, customer_id: int, *, for_update: bool = False) -> CustomerRecord | None:
-        return self._one(tx, t.c.id == customer_id, for_update)
+        # Statements built once: this runs on every step-up (see ``storage.money`` on what building costs).
+        q = _BY_ID_LOCKED if for_update and self._lock_rows else _BY_ID
+        row = tx.execute(q, {"id": customer_id}).first()
+        return _record(row) if row else None
 
     def get_by_public_id(self, tx: Connection, public_id: str) -> CustomerRecord | None:
         return self._one(tx, t.c.public_id == public_id)
@@ -100,11 +113,34 @@ class SqlCustomerStore:
     def set_pin_hash(self, tx: Connection, customer_id: int, pin_hash: str) -> None:
         self._set(tx, customer_id, pin_hash=pin_hash)
 
-    def set_totp(self, tx: Connection, customer_id: int, secret: str | None, enabled_at: int | None) -> None:
-        self._set(tx, customer_id, totp_secret=secret, totp_enabled_at=enabled_at, totp_last_step=0)
+    def set_totp(self, tx: Connection, customer_id: int, secret: Sealed | None, enabled_at: int | None) -> None:
+        self._set(tx, customer_id, **_sealed_values(secret), totp_enabled_at=enabled_at, totp_last_step=0)
+
+    def reseal_totp(self, tx: Connection, customer_id: int, old: Sealed, new: Sealed) -> bool:
+        key_matches = t.c.totp_key_id.is_(None) if old.key_id == LEGACY_PLAINTEXT else t.c.totp_key_id == old.key_id
+        where = (t.c.id == customer_id) & (t.c.totp_secret == old.blob) & key_matches
+        return bool(tx.execute(update(t).where(where).values(**_sealed_values(new))).rowcount == 1)
+
+    def totp_sealed_by_other_keys(
+        self, tx: Connection, key_id: str, after_id: int, limit: int
+    ) -> list[tuple[int, Sealed]]:
+        q = (
+            select(t.c.id, t.c.totp_secret, t.c.totp_key_id)
+            .where(t.c.totp_secret.is_not(None) & (t.c.id > after_id))
+            .where(t.c.totp_key_id.is_(None) | (t.c.totp_key_id != key_id))
+            .order_by(t.c.id)
+            .limit(limit)
+        )
+        return [(r.id, s) for r in tx.execute(q) if (s := _sealed(r.totp_secret, r.totp_key_id)) is not None]
 
     def set_totp_last_step(self, tx: Connection, customer_id: int, step: int) -> None:
         self._set(tx, customer_id, totp_last_step=step)
 
     def set_account_class(self, tx: Connection, customer_id: int, account_class: AccountClass) -> None:
         self._set(tx, customer_id, account_class=int(account_class))
+
+
+def _sealed_values(secret: Sealed | None) -> dict[str, str | None]:
+    if secret is not None and secret.key_id == LEGACY_PLAINTEXT:
+        raise ValueError("refusing to store a TOTP seed in the clear")
+    return {"totp_secret": secret.blob if secret else None, "totp_key_id": secret.key_id if secret else None}

@@ -2,8 +2,17 @@
 
 Secrets are never stored in the clear: passwords and PINs as argon2id hashes, tokens and one-time codes as
 SHA-256 hex digests (a token has 256 random bits, so a plain hash is enough; a leaked table yields no usable
-token). The TOTP seed is the exception the algorithm forces; it is never returned by any API after enrolment.
-Times are nanoseconds since the epoch (UTC); 0 in ``locked_until`` means not locked.
+token). The TOTP seed, which the verifier needs back, is sealed with AES-256-GCM (``integrations.secretbox``):
+``totp_secret`` holds the ciphertext and ``totp_key_id`` the key that sealed it; it is never returned by any API
+after enrolment. Times are nanoseconds since the epoch (UTC); 0 in ``locked_until`` means not locked.
+
+There are no migrations yet: ``create_all`` adds missing tables, never missing columns. A database made before
+the TOTP seed was sealed and staff lockout existed needs, once (then ``pocketbank reseal-totp --adopt-plaintext``)::
+
+    ALTER TABLE customers ALTER COLUMN totp_secret TYPE VARCHAR(255);  -- PostgreSQL only
+    ALTER TABLE customers ADD COLUMN totp_key_id VARCHAR(32);
+    ALTER TABLE staff_users ADD COLUMN failed_logins INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE staff_users ADD COLUMN locked_until BIGINT NOT NULL DEFAULT 0;
 """
 
 from __future__ import annotations
@@ -26,7 +35,8 @@ customers = Table(
     Column("status", String(24), nullable=False),
     Column("password_hash", String(255), nullable=False),
     Column("pin_hash", String(255), nullable=True),
-    Column("totp_secret", String(64), nullable=True),
+    Column("totp_secret", String(255), nullable=True),  # sealed: base64 of nonce, ciphertext and tag
+    Column("totp_key_id", String(32), nullable=True),  # NULL beside a secret: a legacy plaintext row, never trusted
     Column("totp_enabled_at", BigInteger, nullable=True),
     Column("totp_last_step", BigInteger, nullable=False, default=0),
     Column("failed_logins", Integer, nullable=False, default=0),
@@ -117,4 +127,6 @@ staff_users = Table(
     Column("role", String(16), nullable=False),
     Column("password_hash", String(255), nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    Column("failed_logins", Integer, nullable=False, default=0),
+    Column("locked_until", BigInteger, nullable=False, default=0),
 )

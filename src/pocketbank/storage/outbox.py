@@ -1,14 +1,32 @@
-"""The outbox in SQL: events written with the change they describe, dispatched after the commit."""
+"""The outbox in SQL: events written with the change they describe, dispatched after the commit.
+
+``claim(limit)`` is the relay's read (``services.outbox_relay``): the oldest undispatched events, for one relay at a
+time where the engine allows it. On PostgreSQL the claim holds a transaction-scoped advisory lock for as long as the
+relay publishes the batch; a second worker's claim finds the lock taken and skips its pass, so the workers of a
+deployment never interleave their batches in the stream (which ``SELECT ... FOR UPDATE SKIP LOCKED`` would do: two
+workers would publish two disjoint batches at once, out of order). The lock's second key is the schema, so banks in
+different schemas of one database (the test suite's) never wait for each other. On SQLite the claim is a plain read:
+an embedded database is normally served by one process, and where two processes relay the same batch the broker
+drops the second copy by event id (``Nats-Msg-Id``).
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, text, update
 
 from pocketbank.domain.events import DomainEvent
+from pocketbank.storage.app_db import read_connection
 from pocketbank.storage.app_schema import outbox as t
+
+# First key of the relay's advisory lock: an arbitrary constant that no other lock in the bank uses.
+RELAY_LOCK_CLASS = 0x0B0C5E1A
+# A relay frozen mid-batch (a stopped process) must not hold the lock for ever: PostgreSQL ends the session after this
+# long idle in the claim's transaction. A healthy pass is idle there only while it publishes (seconds at most).
+RELAY_IDLE_TIMEOUT = "60s"
 
 
 class SqlOutbox:
@@ -27,15 +45,41 @@ class SqlOutbox:
         )
 
     def undispatched(self, limit: int = 1000) -> list[DomainEvent]:
-        q = select(t).where(t.c.dispatched_at.is_(None)).order_by(t.c.occurred_at, t.c.id).limit(limit)
-        with self.engine.connect() as conn:
-            return [
-                DomainEvent(id=r.id, type=r.type, occurred_at=r.occurred_at, channel=r.channel, data=json.loads(r.data))
-                for r in conn.execute(q)
-            ]
+        with read_connection(self.engine) as conn:
+            return _oldest(conn, limit)
 
     def mark_dispatched(self, ids: Sequence[str], at: int) -> None:
         if not ids:
             return
         with self.engine.begin() as conn:
             conn.execute(update(t).where(t.c.id.in_(list(ids))).values(dispatched_at=at))
+
+    @contextmanager
+    def claim(self, limit: int) -> Iterator[list[DomainEvent] | None]:
+        """The oldest ``limit`` undispatched events, or None while another relay holds the claim (PostgreSQL).
+
+        Mark what was published with ``mark_dispatched`` inside the block: on PostgreSQL that commits before the
+        lock is released, so the next relay never sees those events again.
+        """
+        if self.engine.dialect.name != "postgresql":
+            with read_connection(self.engine) as raw:
+                conn = raw.execution_options(pocketbank_readonly=True)  # no write lock on SQLite while publishing
+                events = _oldest(conn, limit)
+                conn.rollback()
+            yield events
+            return
+        with self.engine.begin() as conn:
+            conn.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = '{RELAY_IDLE_TIMEOUT}'"))
+            locked = conn.execute(
+                text("SELECT pg_try_advisory_xact_lock(:cls, hashtext(current_schema()))"), {"cls": RELAY_LOCK_CLASS}
+            ).scalar_one()
+            # READ COMMITTED: this statement's snapshot already sees the marks of the relay that held the lock before.
+            yield _oldest(conn, limit) if locked else None
+
+
+def _oldest(conn: Connection, limit: int) -> list[DomainEvent]:
+    q = select(t).where(t.c.dispatched_at.is_(None)).order_by(t.c.occurred_at, t.c.id).limit(limit)
+    return [
+        DomainEvent(id=r.id, type=r.type, occurred_at=r.occurred_at, channel=r.channel, data=json.loads(r.data))
+        for r in conn.execute(q)
+    ]
