@@ -238,9 +238,17 @@ class SecondFactors:
         proven = AuthMethod.PASSWORD
         with self.d.uow.begin() as tx:
             ch = self.d.store.get_challenge(tx, cid, for_update=True)
-            customer = self.d.customers.get(tx, principal.id, for_update=True)
+            # Only a TOTP or PIN proof needs the customer's row (the seed and replay guard, the PIN hash), locked for
+            # the replay guard; an SMS proof is the challenge's own, so the money path skips one locked read.
+            needs_customer = ch is not None and ch.method is not AuthMethod.SMS
+            customer = self.d.customers.get(tx, principal.id, for_update=True) if needs_customer else None
             subject = format_id(IdKind.CHALLENGE, cid)
-            if ch is None or customer is None or ch.customer_id != principal.id or not _open(ch, now):
+            if (
+                ch is None
+                or (needs_customer and customer is None)
+                or ch.customer_id != principal.id
+                or not _open(ch, now)
+            ):
                 out.refuse(refused)
             elif not same_digest(ch.binding, binding):
                 self.d.store.use_challenge(tx, ch.id, now)  # the payment changed: this approval is void
@@ -258,10 +266,12 @@ class SecondFactors:
         return proven
 
     def _proof_ok(
-        self, tx: Tx, principal: Principal, ch: ChallengeRecord, customer: CustomerRecord, code: str, now: int
+        self, tx: Tx, principal: Principal, ch: ChallengeRecord, customer: CustomerRecord | None, code: str, now: int
     ) -> bool:
         if ch.method is AuthMethod.SMS:
             return ch.code_hash is not None and same_digest(ch.code_hash, code_hash(ch.id, code))
+        if customer is None:
+            return False
         if ch.method is AuthMethod.TOTP:
             sealed = customer.totp_secret
             if sealed is None or customer.totp_enabled_at is None:
