@@ -163,6 +163,12 @@ class LimitExceeded(PocketBankError):
         self.limit = limit
 
 
+class LimitsUnavailable(PocketBankError):
+    """No limit schedule exists for this currency, so payments in it are refused rather than left unlimited."""
+
+    code = "limits_unavailable"
+
+
 class InvalidRulesData(PocketBankError):
     """A fee, limit or password rule (or the data file it was loaded from) is malformed."""
 

@@ -155,9 +155,18 @@ def test_period_limits_are_not_checked_per_transaction() -> None:
     check_transaction_limits(Money(yuan(5_000), CNY), limits)
 
 
-def test_limits_are_in_cny() -> None:
+def test_limits_and_amount_must_share_a_currency() -> None:
+    cny_limits = POLICY.applicable_limits(AuthMethod.SMS, AccountClass.II, to_own_account=False)
     with pytest.raises(AssetMismatch):
-        check_transaction_limits(Money(100, USD), [])
+        check_transaction_limits(Money(100, USD), cny_limits)
+    with pytest.raises(AssetMismatch):
+        check_transaction_limits(Money(100, CNY), cooling_off_limit(500_000, "USD"))
+    usd_limits = POLICY.applicable_limits(AuthMethod.SMS, AccountClass.II, to_own_account=False, currency="USD")
+    check_transaction_limits(Money(140_000, USD), usd_limits)
+    with pytest.raises(LimitExceeded) as info:
+        check_transaction_limits(Money(140_001, USD), usd_limits)
+    assert (info.value.scope, info.value.limit) == ("auth:sms", 140_000)
+    assert "1400.00 USD" in info.value.message
 
 
 @given(st.integers(min_value=0, max_value=10**12), st.integers(min_value=0, max_value=10**12))

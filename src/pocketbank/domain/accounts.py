@@ -15,6 +15,10 @@ not all queue on one row), and the two sides of the *limit ledger*.
 debits the limit accounts that apply to it in the same linked chain as the payment. If one of them would go
 below zero the whole chain fails inside the ledger's write transaction, so two concurrent transfers can never
 both pass a limit that only one of them fits (the TOCTOU class of bug, checked atomically with the posting).
+
+Each currency has its own limit ledger (``limit_ledger``: 9,000,000 + the ISO numeric code, so CNY's is
+``LIMIT_LEDGER``) and its own allowance accounts (``limit_account_id``): a USD limit counts cents, a CNY limit fen,
+and the ledger refuses any transfer between accounts of two ledgers, so the two can never be summed together.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from enum import IntEnum, StrEnum
 from pocketbank.domain.ledger import AccountFlags
 
 # Ledger numbers are asset ledgers (ISO 4217 numeric for currencies); limits live on a ledger of their own.
-LIMIT_LEDGER = 9_000_156  # limit units are CNY minor units
+LIMIT_LEDGER_BASE = 9_000_000
+LIMIT_LEDGER = LIMIT_LEDGER_BASE + 156  # CNY's limit ledger: limit units are CNY minor units
 FEE_SUBACCOUNTS = 4
 
 CUSTOMER_ACCOUNT_FLAGS = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS | AccountFlags.HISTORY
@@ -94,5 +99,16 @@ def fee_account_id(ledger: int, transfer_id: int) -> int:
     return bank_account_id(ledger, AccountCode.FEE_INCOME, transfer_id % FEE_SUBACCOUNTS)
 
 
-def limit_account_id(customer_id: int, scope: str, period_key: str) -> int:
-    return derive_id("limit", customer_id, scope, period_key)
+def limit_ledger(asset_ledger: int) -> int:
+    """The limit ledger of the currency on ledger `asset_ledger` (its ISO 4217 numeric code); CNY's is LIMIT_LEDGER."""
+    if not 0 < asset_ledger < 1000:
+        raise ValueError(f"limit ledgers exist for ISO currencies (ledger 1-999), not ledger {asset_ledger}")
+    return LIMIT_LEDGER_BASE + asset_ledger
+
+
+def limit_account_id(customer_id: int, scope: str, period_key: str, currency: str = "CNY") -> int:
+    """A customer's allowance for one limit scope, calendar bucket and currency."""
+    if currency == "CNY":
+        # The original derivation, from before limits had currencies: existing CNY allowances keep their ids.
+        return derive_id("limit", customer_id, scope, period_key)
+    return derive_id("limit", currency, customer_id, scope, period_key)

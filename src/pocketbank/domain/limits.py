@@ -20,6 +20,12 @@ Two independent sets of limits apply to an outgoing payment, and it must fit all
 
 The numbers are configuration (`data/limits.toml`, loaded by `integrations.rules.load_limit_policy`).
 
+**Currencies.** The table above is in CNY. A transfer in another currency (a USD account paying a USD payee) is
+held to that currency's own `LimitSchedule`: the same methods, classes and periods, with amounts in its minor units
+(fixed figures in the data file, derived once from a reference rate: the bank has no FX feed to convert at). Its
+day, month and year totals are counted separately from the CNY ones. A currency without a schedule is refused
+(`LimitsUnavailable`), never unlimited.
+
 **Who enforces what.** `check_transaction_limits` checks the per-transaction caps, which need nothing but the
 amount. Day, month and year limits need the running total of the period, so the ledger enforces them
 atomically with the debit; this module only names them (`applicable_limits`) and says which calendar
@@ -37,8 +43,9 @@ that cap (or None); the caller adds it as a per-transaction `Limit` with scope `
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Final
@@ -47,7 +54,7 @@ from zoneinfo import ZoneInfo
 from pocketbank.domain.channels import AuthMethod
 from pocketbank.domain.customers import AccountClass, ClassLimits
 from pocketbank.domain.money import CNY, Money
-from pocketbank.errors import AssetMismatch, InvalidRulesData, LimitExceeded
+from pocketbank.errors import AssetMismatch, InvalidRulesData, LimitExceeded, LimitsUnavailable
 
 BANK_TIMEZONE: Final = ZoneInfo("Asia/Shanghai")
 COOLING_OFF_SCOPE: Final = "cooling_off"
@@ -63,15 +70,18 @@ class LimitPeriod(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Limit:
-    """At most `amount` CNY minor units per `period`; `scope` names the rule ("auth:sms", "class:II")."""
+    """At most `amount` minor units of `currency` per `period`; `scope` names the rule ("auth:sms", "class:II")."""
 
     scope: str
     period: LimitPeriod
     amount: int
+    currency: str = CNY.code
 
     def __post_init__(self) -> None:
         if not isinstance(self.scope, str) or not self.scope:
             raise InvalidRulesData("a limit needs a scope", param="scope")
+        if not isinstance(self.currency, str) or not self.currency:
+            raise InvalidRulesData("a limit needs a currency", param="currency")
         if not isinstance(self.period, LimitPeriod):
             raise InvalidRulesData(f"unknown limit period {self.period!r}", param="period")
         if type(self.amount) is not int or self.amount < 0:
@@ -90,7 +100,7 @@ def class_scope(account_class: AccountClass) -> str:
 
 @dataclass(frozen=True, slots=True)
 class CoolingOff:
-    """New payees and newly trusted devices: each transfer is capped at `cap` fen for `window_seconds`."""
+    """New payees and newly trusted devices: each transfer is capped at `cap` minor units for `window_seconds`."""
 
     window_seconds: int = 12 * 3600
     cap: int = 500_000
@@ -99,34 +109,41 @@ class CoolingOff:
         if type(self.window_seconds) is not int or self.window_seconds < 0:
             raise InvalidRulesData("cooling-off window must be a non-negative int of seconds", param="window_seconds")
         if type(self.cap) is not int or self.cap < 0:
-            raise InvalidRulesData("cooling-off cap must be a non-negative int of fen", param="cap")
+            raise InvalidRulesData("cooling-off cap must be a non-negative int of minor units", param="cap")
 
 
 @dataclass(frozen=True, slots=True)
-class LimitPolicy:
-    """Limits for every `AuthMethod` and caps for every `AccountClass`; `version` names the rule set."""
+class LimitSchedule:
+    """One currency's limits, in its minor units: every `AuthMethod`'s, every `AccountClass`'s caps, cooling-off.
 
-    version: str
+    `reference_rate` (CNY per unit) records how the figures of a foreign currency were derived from the CNY ones;
+    it is documentation, nothing converts with it. None for CNY itself.
+    """
+
+    currency: str
     auth: Mapping[AuthMethod, tuple[Limit, ...]]
     classes: Mapping[AccountClass, ClassLimits]
     cooling_off: CoolingOff = CoolingOff()
+    reference_rate: Decimal | None = None
 
     def __post_init__(self) -> None:
         missing = [m.value for m in AuthMethod if m not in self.auth]
         if missing:
-            raise InvalidRulesData(f"no limits for authentication methods {missing}", param="auth")
+            raise InvalidRulesData(f"no {self.currency} limits for authentication methods {missing}", param="auth")
         missing = [c.name for c in AccountClass if c not in self.classes]
         if missing:
-            raise InvalidRulesData(f"no limits for account classes {missing}", param="classes")
+            raise InvalidRulesData(f"no {self.currency} limits for account classes {missing}", param="classes")
         for method, limits in self.auth.items():
             periods = [limit.period for limit in limits]
             if len(set(periods)) != len(periods):
-                raise InvalidRulesData(f"{method} has two limits for one period", param="auth")
+                raise InvalidRulesData(f"{method} has two limits for one period ({self.currency})", param="auth")
+            # Amounts of one currency must never be counted against another's allowance.
+            if any(limit.currency != self.currency for limit in limits):
+                raise InvalidRulesData(f"{method} has a limit in another currency than {self.currency}", param="auth")
+        if self.reference_rate is not None and not self.reference_rate > 0:
+            raise InvalidRulesData("a reference rate must be positive", param="reference_rate")
         object.__setattr__(self, "auth", MappingProxyType({m: tuple(ls) for m, ls in self.auth.items()}))
         object.__setattr__(self, "classes", MappingProxyType(dict(self.classes)))
-
-    def class_limits(self, account_class: AccountClass) -> ClassLimits:
-        return self.classes[account_class]
 
     def applicable_limits(
         self, method: AuthMethod, account_class: AccountClass, *, to_own_account: bool
@@ -137,10 +154,55 @@ class LimitPolicy:
             caps = self.classes[account_class]
             scope = class_scope(account_class)
             if caps.daily_out is not None:
-                limits.append(Limit(scope, LimitPeriod.DAY, caps.daily_out))
+                limits.append(Limit(scope, LimitPeriod.DAY, caps.daily_out, self.currency))
             if caps.yearly_out is not None:
-                limits.append(Limit(scope, LimitPeriod.YEAR, caps.yearly_out))
+                limits.append(Limit(scope, LimitPeriod.YEAR, caps.yearly_out, self.currency))
         return limits
+
+
+@dataclass(frozen=True, slots=True)
+class LimitPolicy:
+    """The CNY limits (`auth`, `classes`, `cooling_off`) and every other currency's schedule; `version` names the set.
+
+    The CNY limits stay plain fields because CNY is the currency every customer holds (and what most callers show);
+    `schedule(currency)` gives any currency's, CNY's included.
+    """
+
+    version: str
+    auth: Mapping[AuthMethod, tuple[Limit, ...]]
+    classes: Mapping[AccountClass, ClassLimits]
+    cooling_off: CoolingOff = CoolingOff()
+    currencies: Mapping[str, LimitSchedule] = field(default_factory=dict)
+    schedules: Mapping[str, LimitSchedule] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        cny = LimitSchedule(CNY.code, self.auth, self.classes, self.cooling_off)
+        for code, schedule in self.currencies.items():
+            if code == CNY.code:
+                raise InvalidRulesData("CNY limits are the policy's own, not a foreign schedule", param="currencies")
+            if schedule.currency != code:
+                raise InvalidRulesData(f"the {code} schedule is in {schedule.currency}", param="currencies")
+        object.__setattr__(self, "auth", cny.auth)
+        object.__setattr__(self, "classes", cny.classes)
+        object.__setattr__(self, "currencies", MappingProxyType(dict(self.currencies)))
+        object.__setattr__(self, "schedules", MappingProxyType({CNY.code: cny, **self.currencies}))
+
+    def schedule(self, currency: str) -> LimitSchedule:
+        """The limits of payments in `currency`; `LimitsUnavailable` when there are none (never "no limit")."""
+        try:
+            return self.schedules[currency]
+        except KeyError:
+            message = f"transfers in {currency} are not available: no limits are set for it"
+            raise LimitsUnavailable(message, param="currency") from None
+
+    def class_limits(self, account_class: AccountClass, currency: str = CNY.code) -> ClassLimits:
+        return self.schedule(currency).classes[account_class]
+
+    def applicable_limits(
+        self, method: AuthMethod, account_class: AccountClass, *, to_own_account: bool, currency: str = CNY.code
+    ) -> list[Limit]:
+        """Every limit an outgoing payment in `currency` must fit (see `LimitSchedule.applicable_limits`)."""
+        return self.schedule(currency).applicable_limits(method, account_class, to_own_account=to_own_account)
 
 
 def period_key(period: LimitPeriod, at: datetime) -> str:
@@ -158,17 +220,23 @@ def period_key(period: LimitPeriod, at: datetime) -> str:
 
 
 def check_transaction_limits(amount: Money, limits: Iterable[Limit]) -> None:
-    """Raise `LimitExceeded` naming the tightest per-transaction limit `amount` (CNY) is above.
+    """Raise `LimitExceeded` naming the tightest per-transaction limit `amount` is above.
 
-    Day, month and year limits in `limits` are skipped: they need period totals, which the ledger holds.
+    Every limit must be in the amount's currency (`AssetMismatch` otherwise: comparing 100 USD with a 1,000 CNY limit
+    would be meaningless). Day, month and year limits are skipped: they need period totals, which the ledger holds.
     """
-    if amount.asset != CNY:
-        raise AssetMismatch(f"limits are in CNY; check the CNY equivalent of {amount}", param="amount")
+    limits = list(limits)
+    foreign = next((lim for lim in limits if lim.currency != amount.asset.code), None)
+    if foreign is not None:
+        raise AssetMismatch(
+            f"the {foreign.scope} limit is in {foreign.currency}; use the {amount.asset.code} limits for {amount}",
+            param="amount",
+        )
     exceeded = [lim for lim in limits if lim.period is LimitPeriod.TRANSACTION and amount.minor > lim.amount]
     if exceeded:
         tightest = min(exceeded, key=lambda lim: lim.amount)
         raise LimitExceeded(
-            f"{amount} is above the {Money(tightest.amount, CNY)} per-transaction limit ({tightest.scope})",
+            f"{amount} is above the {Money(tightest.amount, amount.asset)} per-transaction limit ({tightest.scope})",
             scope=tightest.scope,
             limit=tightest.amount,
         )
@@ -185,6 +253,6 @@ def cooling_off_cap(payee_added_at_ns: int, device_trusted_at_ns: int, now_ns: i
     return None
 
 
-def cooling_off_limit(cap: int | None) -> list[Limit]:
+def cooling_off_limit(cap: int | None, currency: str = CNY.code) -> list[Limit]:
     """The cooling-off cap as a per-transaction limit to add to `applicable_limits` (empty when there is none)."""
-    return [] if cap is None else [Limit(COOLING_OFF_SCOPE, LimitPeriod.TRANSACTION, cap)]
+    return [] if cap is None else [Limit(COOLING_OFF_SCOPE, LimitPeriod.TRANSACTION, cap, currency)]

@@ -92,6 +92,7 @@ class LimitLeg:
     period: str  # the calendar bucket, e.g. "2026-11-27"
     allowance_account: int
     usage_account: int
+    ledger: int = LIMIT_LEDGER  # the limit ledger of the transfer's currency (domain.accounts.limit_ledger)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +129,7 @@ def payment_chain(
     for lim in limits:
         usage = Transfer(
             limit_leg_id(transfer_id, lim.scope, lim.period), lim.allowance_account, lim.usage_account, limit_amount,
-            LIMIT_LEDGER, TC.LIMIT_USAGE, base, user_data_128=ref,
+            lim.ledger, TC.LIMIT_USAGE, base, user_data_128=ref,
         )  # fmt: skip
         legs.append(ChainLeg(f"limit:{lim.scope}:{lim.period}", usage))
     return _link(legs)

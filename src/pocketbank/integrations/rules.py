@@ -7,7 +7,8 @@ ship with the code and do not change while it runs.
 
 A malformed file raises `InvalidRulesData` whose message names the file and the offending key, e.g.
 ``pricing.toml: products.interbank_transfer.counter.rate: use a quoted decimal string, not 0.01``. Amounts in
-the files are quoted CNY decimals parsed strictly by `Money.parse` (no floats, at most 2 decimals).
+the files are quoted decimals parsed strictly by `Money.parse` (no floats, at most the currency's decimals): CNY,
+except in a `limits.toml` `[currencies.<code>]` table, whose amounts are in that currency.
 
 The `*_from_text` functions take the file contents instead, so tests (and operators checking a new tariff
 before shipping it) can validate a document without installing it.
@@ -24,10 +25,10 @@ from typing import Any, Final, TypeVar
 
 from pocketbank.domain.channels import AuthMethod, Channel
 from pocketbank.domain.customers import AccountClass, ClassLimits
-from pocketbank.domain.limits import CoolingOff, Limit, LimitPeriod, LimitPolicy, auth_scope
-from pocketbank.domain.money import CNY, Money
+from pocketbank.domain.limits import CoolingOff, Limit, LimitPeriod, LimitPolicy, LimitSchedule, auth_scope
+from pocketbank.domain.money import CNY, Asset, AssetKind, Money, default_registry
 from pocketbank.domain.pricing import FeeRule, FeeSchedule, Product
-from pocketbank.errors import InvalidRulesData, PocketBankError
+from pocketbank.errors import InvalidRulesData, PocketBankError, UnknownAsset
 
 PRICING_FILE: Final = "pricing.toml"
 LIMITS_FILE: Final = "limits.toml"
@@ -99,20 +100,25 @@ class _Doc:
             raise self.fail(key, f"{value!r} is not a finite number")
         return number
 
-    def cny(self, key: str) -> int:
+    def amount(self, key: str, asset: Asset) -> int:
+        """A non-negative quoted amount of `asset`, in its minor units."""
         value = self.raw(key)
         if not isinstance(value, str):
-            raise self.fail(key, f'use a quoted CNY amount such as "1.00", not {value!r}')
+            example = "1" if asset.scale == 0 else "1." + "0" * asset.scale
+            raise self.fail(key, f'use a quoted {asset.code} amount such as "{example}", not {value!r}')
         try:
-            minor = Money.parse(value, CNY).minor
+            minor = Money.parse(value, asset).minor
         except PocketBankError as exc:
             raise self.fail(key, exc.message) from None
         if minor < 0:
             raise self.fail(key, "must not be negative")
         return minor
 
-    def optional_cny(self, key: str) -> int | None:
-        return self.cny(key) if self.has(key) else None
+    def optional_amount(self, key: str, asset: Asset) -> int | None:
+        return self.amount(key, asset) if self.has(key) else None
+
+    def cny(self, key: str) -> int:
+        return self.amount(key, CNY)
 
     def only(self, allowed: set[str]) -> None:
         unknown = sorted(set(self.table) - allowed)
@@ -198,15 +204,36 @@ def load_fee_schedule() -> FeeSchedule:
 def limit_policy_from_text(text: str, file: str = LIMITS_FILE) -> LimitPolicy:
     """Parse a limits.toml document (format documented at the top of the shipped file)."""
     doc = _parse_toml(file, text)
-    doc.only({"version", "auth", "classes", "cooling_off"})
-    auth_doc = doc.sub("auth")
+    doc.only({"version", "auth", "classes", "cooling_off", "currencies"})
+    cooling_doc = doc.sub("cooling_off")
+    cooling_doc.only({"window_seconds", "cap"})
+    try:
+        cooling_off = CoolingOff(window_seconds=cooling_doc.integer("window_seconds"), cap=cooling_doc.cny("cap"))
+        auth, classes = _auth_limits(doc.sub("auth"), CNY), _class_limits(doc.sub("classes"), CNY)
+        currencies: dict[str, LimitSchedule] = {}
+        if doc.has("currencies"):
+            currencies_doc = doc.sub("currencies")
+            for code in currencies_doc.names():
+                currencies[code] = _schedule(currencies_doc, code, cooling_off.window_seconds)
+        return LimitPolicy(doc.text("version"), auth, classes, cooling_off, currencies)
+    except InvalidRulesData as exc:
+        message = exc.message if exc.message.startswith(f"{file}: ") else f"{file}: {exc.message}"
+        raise InvalidRulesData(message, param=exc.param) from None
+
+
+def _auth_limits(auth_doc: _Doc, asset: Asset) -> dict[AuthMethod, tuple[Limit, ...]]:
     auth: dict[AuthMethod, tuple[Limit, ...]] = {}
     for key in auth_doc.names():
         method = _enum_key(auth_doc, key, AuthMethod)
         periods = auth_doc.sub(key)
         periods.only({p.value for p in LimitPeriod})
-        auth[method] = tuple(Limit(auth_scope(method), LimitPeriod(p), periods.cny(p)) for p in periods.names())
-    classes_doc = doc.sub("classes")
+        auth[method] = tuple(
+            Limit(auth_scope(method), LimitPeriod(p), periods.amount(p, asset), asset.code) for p in periods.names()
+        )
+    return auth
+
+
+def _class_limits(classes_doc: _Doc, asset: Asset) -> dict[AccountClass, ClassLimits]:
     classes: dict[AccountClass, ClassLimits] = {}
     for key in classes_doc.names():
         if key not in AccountClass.__members__:
@@ -214,17 +241,38 @@ def limit_policy_from_text(text: str, file: str = LIMITS_FILE) -> LimitPolicy:
         caps = classes_doc.sub(key)
         caps.only({"daily_out", "yearly_out", "max_balance"})
         classes[AccountClass[key]] = ClassLimits(
-            daily_out=caps.optional_cny("daily_out"),
-            yearly_out=caps.optional_cny("yearly_out"),
-            max_balance=caps.optional_cny("max_balance"),
+            daily_out=caps.optional_amount("daily_out", asset),
+            yearly_out=caps.optional_amount("yearly_out", asset),
+            max_balance=caps.optional_amount("max_balance", asset),
         )
-    cooling_doc = doc.sub("cooling_off")
-    cooling_doc.only({"window_seconds", "cap"})
+    return classes
+
+
+def _schedule(currencies_doc: _Doc, code: str, window_seconds: int) -> LimitSchedule:
+    """One ``[currencies.<code>]`` table: the CNY shape, amounts in that currency, the CNY cooling-off window."""
     try:
-        cooling_off = CoolingOff(window_seconds=cooling_doc.integer("window_seconds"), cap=cooling_doc.cny("cap"))
-        return LimitPolicy(doc.text("version"), auth, classes, cooling_off)
+        asset = default_registry().get(code)
+    except UnknownAsset:
+        raise currencies_doc.fail(code, "unknown currency") from None
+    if asset.kind is not AssetKind.CURRENCY or asset == CNY:
+        raise currencies_doc.fail(code, "not a foreign currency (CNY limits are the top-level tables)")
+    doc = currencies_doc.sub(code)
+    doc.only({"reference_rate", "cooling_off_cap", "auth", "classes"})
+    rate = doc.decimal("reference_rate")
+    if rate <= 0:
+        raise doc.fail("reference_rate", "must be positive (CNY per unit)")
+    try:
+        return LimitSchedule(
+            currency=asset.code,
+            auth=_auth_limits(doc.sub("auth"), asset),
+            classes=_class_limits(doc.sub("classes"), asset),
+            cooling_off=CoolingOff(window_seconds=window_seconds, cap=doc.amount("cooling_off_cap", asset)),
+            reference_rate=rate,
+        )
     except InvalidRulesData as exc:
-        raise InvalidRulesData(f"{file}: {exc.message}", param=exc.param) from None
+        if exc.message.startswith(f"{doc.file}: "):
+            raise
+        raise InvalidRulesData(f"{doc.file}: {doc.path}: {exc.message}", param=doc.path) from None
 
 
 @cache

@@ -13,13 +13,13 @@ from typing import Protocol
 from pocketbank.domain.accounts import (
     CUSTOMER_ACCOUNT_FLAGS,
     FEE_SUBACCOUNTS,
-    LIMIT_LEDGER,
     AccountCode,
     AccountStatus,
     DepositAccount,
     TransferCode,
     bank_account_id,
     derive_id,
+    limit_ledger,
 )
 from pocketbank.domain.audit import audit_by
 from pocketbank.domain.clock import Clock
@@ -93,8 +93,9 @@ class AccountService:
                 accounts.append(
                     Account(bank_account_id(ledger, AccountCode.FEE_INCOME, sub), ledger, AccountCode.FEE_INCOME)
                 )
-        for kind in (AccountCode.LIMIT_SOURCE, AccountCode.LIMIT_USAGE):
-            accounts.append(Account(bank_account_id(LIMIT_LEDGER, kind), LIMIT_LEDGER, kind))
+            limits = limit_ledger(ledger)  # each currency counts its limits on a ledger of its own
+            for kind in (AccountCode.LIMIT_SOURCE, AccountCode.LIMIT_USAGE):
+                accounts.append(Account(bank_account_id(limits, kind), limits, kind))
         bad = [
             r
             for r in self.ledger.create_accounts(accounts)

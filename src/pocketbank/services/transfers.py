@@ -6,8 +6,9 @@ Creating a transfer, in order:
    retry whose first response was lost) it is returned as it is, before anything else is checked: the step-up
    code of the first attempt is spent, and the money must not move twice;
 2. accounts, payee and amount are checked; the step-up proof must match this amount and payee exactly;
-3. the fee comes from the fee schedule for the channel; per-transaction and cooling-off caps are checked;
-4. one linked chain goes to the ledger: payment, fee, and one leg per period limit;
+3. the fee comes from the fee schedule for the channel; per-transaction and cooling-off caps are checked, in the
+   transfer's currency (its own limit schedule; a currency without one is refused, never left unlimited);
+4. one linked chain goes to the ledger: payment, fee, and one leg per period limit (on the currency's limit ledger);
 5. the transfer record, its audit record and its event are written in one unit of work.
 
 If the process dies between 4 and 5, the retry finds the payment in the ledger at step 1 and writes the record.
@@ -20,7 +21,6 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from pocketbank.domain.accounts import (
-    LIMIT_LEDGER,
     AccountCode,
     AccountStatus,
     DepositAccount,
@@ -29,6 +29,7 @@ from pocketbank.domain.accounts import (
     derive_id,
     fee_account_id,
     limit_account_id,
+    limit_ledger,
 )
 from pocketbank.domain.arrival import ArrivalMode, scheduled_for
 from pocketbank.domain.channels import AuthMethod
@@ -44,7 +45,7 @@ from pocketbank.domain.limits import (
     cooling_off_limit,
     period_key,
 )
-from pocketbank.domain.money import CNY, AssetRegistry, Money
+from pocketbank.domain.money import CNY, Asset, AssetRegistry, Money
 from pocketbank.domain.payees import Payee
 from pocketbank.domain.pricing import FeeQuote, FeeSchedule, Product
 from pocketbank.domain.principals import Principal
@@ -194,6 +195,8 @@ class TransferService:
             raise AccountClosed("the account is closed", param="from_account")
         if draft.currency.upper() != source.currency:
             raise CurrencyMismatch(f"the account holds {source.currency}; convert with an FX order", param="currency")
+        # A currency without a limit schedule is refused here, before a quote is shown or a step-up code is spent.
+        self.limits.schedule(source.currency)
         payee = None
         if draft.payee_id is not None:
             payee = self.payees.get(principal, draft.payee_id) if customer_id is None else None
@@ -260,9 +263,7 @@ class TransferService:
         method: AuthMethod,
     ) -> TransferRecord:
         quote = self._quote(principal, draft, r)
-        limit_legs: list[LimitLeg] = []
-        if r.source.currency == CNY.code:
-            limit_legs = self._limit_legs(principal, customer_id, draft, r, method)
+        limit_legs = self._limit_legs(principal, customer_id, draft, r, method)
         scheduled = quote.scheduled_for is not None
         legs = payment_chain(
             transfer_id,
@@ -300,38 +301,43 @@ class TransferService:
     def _limit_legs(
         self, principal: Principal, customer_id: int, draft: TransferDraft, r: _Resolved, method: AuthMethod
     ) -> list[LimitLeg]:
+        """Check the per-transaction caps and name the period allowances to debit, all in the transfer's currency."""
+        asset = self.assets.get(r.source.currency)
+        schedule = self.limits.schedule(asset.code)  # LimitsUnavailable when the currency has no limits
         account_class = self.directory.account_class(customer_id)
-        applicable = self.limits.applicable_limits(method, account_class, to_own_account=r.to_own)
+        applicable = schedule.applicable_limits(method, account_class, to_own_account=r.to_own)
         now = self.clock.now_ns()
         if not r.to_own and not principal.is_staff:
             added_at = r.payee.added_at if r.payee else 0
-            cap = cooling_off_cap(added_at, self.directory.device_trusted_at(principal), now, self.limits.cooling_off)
-            applicable = applicable + cooling_off_limit(cap)
-        check_transaction_limits(Money(draft.amount, CNY), applicable)
+            cap = cooling_off_cap(added_at, self.directory.device_trusted_at(principal), now, schedule.cooling_off)
+            applicable = applicable + cooling_off_limit(cap, asset.code)
+        check_transaction_limits(Money(draft.amount, asset), applicable)
         at = datetime.fromtimestamp(now / NS_PER_SECOND, tz=UTC)
         legs = []
         allowances: dict[int, int] = {}
-        usage = bank_account_id(LIMIT_LEDGER, AccountCode.LIMIT_USAGE)
+        ledger = limit_ledger(asset.ledger)
+        usage = bank_account_id(ledger, AccountCode.LIMIT_USAGE)
         for lim in applicable:
             if lim.period is LimitPeriod.TRANSACTION:
                 continue
             key = period_key(lim.period, at)
-            allowance = limit_account_id(customer_id, lim.scope, key)
+            allowance = limit_account_id(customer_id, lim.scope, key, asset.code)
             allowances[allowance] = lim.amount
-            legs.append(LimitLeg(lim.scope, key, allowance, usage))
-        self._ensure_allowances(allowances)
+            legs.append(LimitLeg(lim.scope, key, allowance, usage, ledger))
+        self._ensure_allowances(asset, allowances)
         return legs
 
-    def _ensure_allowances(self, allowances: dict[int, int]) -> None:
+    def _ensure_allowances(self, asset: Asset, allowances: dict[int, int]) -> None:
         """Open and fund the limit allowance accounts a period uses the first time (idempotent ids, one batch)."""
         missing = {a: amount for a, amount in allowances.items() if a not in self._funded}
         if not missing:
             return
+        ledger = limit_ledger(asset.ledger)
         flags = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS
-        self.ledger.create_accounts([Account(a, LIMIT_LEDGER, AccountCode.LIMIT_ALLOWANCE, flags) for a in missing])
-        source = bank_account_id(LIMIT_LEDGER, AccountCode.LIMIT_SOURCE)
+        self.ledger.create_accounts([Account(a, ledger, AccountCode.LIMIT_ALLOWANCE, flags) for a in missing])
+        source = bank_account_id(ledger, AccountCode.LIMIT_SOURCE)
         fundings = [
-            Transfer(derive_id(a, "fund"), source, a, amount, LIMIT_LEDGER, TransferCode.LIMIT_FUNDING)
+            Transfer(derive_id(a, "fund"), source, a, amount, ledger, TransferCode.LIMIT_FUNDING)
             for a, amount in missing.items()
         ]
         bad = [r.value for r in self.ledger.create_transfers(fundings) if r.value not in ("ok", "exists")]
