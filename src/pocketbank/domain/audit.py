@@ -50,8 +50,9 @@ def audit_by(principal: Principal, action: str, subject: str, at: int, **detail:
     )
 
 
-def canonical(record: AuditRecord, seq: int) -> bytes:
-    body = {
+def fields(record: AuditRecord, seq: int) -> dict[str, Any]:
+    """What a record's hash covers, by name: also the columns a store writes."""
+    return {
         "stream": record.stream,
         "seq": seq,
         "actor_type": record.actor_type,
@@ -63,7 +64,10 @@ def canonical(record: AuditRecord, seq: int) -> bytes:
         "at": record.at,
         "detail": record.detail,
     }
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def canonical(record: AuditRecord, seq: int) -> bytes:
+    return json.dumps(fields(record, seq), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def chain_hash(prev_hash: str, record: AuditRecord, seq: int) -> str:

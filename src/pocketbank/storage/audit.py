@@ -8,7 +8,7 @@ from itertools import groupby
 
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select
 
-from pocketbank.domain.audit import GENESIS, AuditRecord, StoredAudit, chain_hash, verify_chain
+from pocketbank.domain.audit import GENESIS, AuditRecord, StoredAudit, chain_hash, fields, verify_chain
 from pocketbank.storage.app_db import read_connection
 from pocketbank.storage.app_schema import audit_log as t
 
@@ -32,23 +32,9 @@ class SqlAuditLog:
             tx.execute(_LOCK_STREAM, {"stream": stream})
         row = tx.execute(_LAST_OF_STREAM, {"stream": stream}).first()
         seq, prev = (row[0] + 1, row[1]) if row else (1, GENESIS)
-        tx.execute(
-            _APPEND,
-            {
-                "stream": stream,
-                "seq": seq,
-                "at": record.at,
-                "actor_type": record.actor_type,
-                "actor_id": record.actor_id,
-                "action": record.action,
-                "subject": record.subject,
-                "channel": record.channel,
-                "auth_method": record.auth_method,
-                "detail": json.dumps(record.detail, sort_keys=True, ensure_ascii=False),
-                "prev_hash": prev,
-                "hash": chain_hash(prev, record, seq),
-            },
-        )
+        columns = fields(record, seq)
+        columns["detail"] = json.dumps(record.detail, sort_keys=True, ensure_ascii=False)
+        tx.execute(_APPEND, {**columns, "prev_hash": prev, "hash": chain_hash(prev, record, seq)})
 
     def entries(self, stream: str | None = None) -> Iterator[StoredAudit]:
         q = select(t).order_by(t.c.stream, t.c.seq)
