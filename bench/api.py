@@ -40,13 +40,11 @@ import asyncio
 import itertools
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -55,9 +53,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 import _api_setup as setup
+from _server import HOST, cpu_seconds, free_port, server, use_bench_data_key, worker_pids
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
-HOST = "127.0.0.1"
 PER_CUSTOMER = 20  # transfers per customer: under the 30 step-up checks per customer and hour a worker allows
 
 SECONDS = float(os.environ.get("BENCH_API_SECONDS", "15"))
@@ -108,64 +106,6 @@ def database(engine: str) -> Iterator[str]:
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
-
-
-# -- the server -----------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-def children(pid: int) -> list[int]:
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return []
-    return [int(p) for p in text.split()]
-
-
-def worker_pids(pid: int) -> list[int]:
-    """uvicorn's worker processes (not multiprocessing's resource tracker)."""
-    pids = []
-    for child in children(pid):
-        with suppress(OSError):
-            if b"resource_tracker" not in Path(f"/proc/{child}/cmdline").read_bytes():
-                pids.append(child)
-    return pids
-
-
-@contextmanager
-def server(url: str, port: int) -> Iterator[subprocess.Popen[bytes]]:
-    # Other POCKETBANK_* settings (POCKETBANK_GROUP_COMMIT_WRITERS, POCKETBANK_REDIS_URL, ...) pass through.
-    env = {**os.environ, "POCKETBANK_DATABASE_URL": url}
-    for name, value in (("SMS_SENDER", "memory"), ("PASSWORD_HASH_PROFILE", "fast"), ("LOG_LEVEL", "WARNING")):
-        env.setdefault(f"POCKETBANK_{name}", value)
-    cli = [sys.executable, "-c", "from pocketbank.cli.main import app; app()"]  # the ``pocketbank`` script
-    cmd = [*cli, "serve", "--host", HOST, "--port", str(port)]
-    proc = subprocess.Popen([*cmd, "--workers", str(WORKERS)], env=env)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the server exited with {proc.returncode}")
-            with suppress(OSError), urllib.request.urlopen(f"http://{HOST}:{port}/v1/health", timeout=1) as r:
-                if r.status == 200 and len(worker_pids(proc.pid)) >= WORKERS:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("the server did not answer /v1/health within 60 s")
-            time.sleep(0.2)
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 # -- the load generator ---------------------------------------------------------------------------------------
@@ -312,17 +252,6 @@ def start_pyspy(pid: int, seconds: float) -> subprocess.Popen[bytes] | None:
     return subprocess.Popen([*cmd, "-p", str(pid), "-o", out], stdout=subprocess.DEVNULL)
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU the processes have used so far (Linux ``/proc``; 0 elsewhere)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in pids:
-        with suppress(OSError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat(5))
-    return total / tick
-
-
 def postgres_cpu() -> dict[int, float]:
     """CPU seconds so far of every PostgreSQL server process (part of what a transfer costs)."""
     out = subprocess.run(["pgrep", "-u", "postgres"], capture_output=True, text=True, check=False).stdout
@@ -335,6 +264,7 @@ def postgres_cpu_since(before: dict[int, float]) -> float:
 
 
 def main() -> None:
+    use_bench_data_key()
     engine = choose_engine()
     default_max = int(PREPARED_PER_SECOND[engine] * SECONDS)
     max_transfers = int(os.environ.get("BENCH_API_MAX_TRANSFERS", str(default_max)))
@@ -344,8 +274,8 @@ def main() -> None:
         _, records_before = setup.check(url, verify=False)
         port = free_port()
         transfers_work = transfer_work(port, people)
-        with server(url, port) as proc:
-            workers = worker_pids(proc.pid)
+        with server(url, port, WORKERS) as proc:
+            workers = worker_pids(proc.pid, WORKERS)
             log(f"{engine}: server pid {proc.pid}, workers {workers}, port {port}")
             health = get_request(port, "/v1/health")
             asyncio.run(run_phase(port, 1.0, [itertools.repeat(health)] * CLIENTS, 200))  # warm-up

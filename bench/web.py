@@ -1,38 +1,54 @@
 """Web app benchmark: page weight and server time of the mobile web pages; one JSON line on stdout.
 
-    .venv/bin/python bench/web.py
+    .venv/bin/python bench/web.py                          # what ``make bench`` runs after bench/api.py
     BENCH_WEB_SECONDS=3 .venv/bin/python bench/web.py      # a quick run
 
 Environment:
 
 - ``BENCH_WEB_SECONDS`` (default 10): length of the measured phase;
-- ``BENCH_WEB_USERS`` (default 10): concurrent users, one thread each.
+- ``BENCH_WEB_USERS`` (default 10): concurrent users, each on its own keep-alive connection;
+- ``BENCH_WEB_WORKERS`` (default 2): uvicorn worker processes of the server;
+- other ``POCKETBANK_*`` settings go to the server as they are.
 
-The app runs in this process (``create_app`` on a temporary SQLite file, uvicorn on 127.0.0.1 in a thread, the real
-clock). Setup through the services: one customer per user with a cash deposit, 30 history entries and a payee, and
-one teller. Each user then logs in through the pages (GET the form for its CSRF token, POST it; the seeded device
-cookie makes the device trusted) as a customer and as the teller, and fetches the pages round robin until the time
-is up, over its own keep-alive connection with its own cookies.
+The server runs as production runs it, in its own processes: ``pocketbank serve --workers 2`` on a temporary SQLite
+file, with ``POCKETBANK_WEB_SECRET`` set (a fresh random one per run) so that a CSRF token made by one worker
+verifies in the other. The setup runs in this process through the services on that file before the server starts
+(``bench/_api_setup.py``): one customer per user with a cash deposit, 30 history entries and a payee, and one teller
+per user. Each user then logs in through the pages (GET the form for its CSRF token, POST it; the seeded device
+cookie makes the device trusted) as a customer and as its teller, and fetches the pages round robin until the time
+is up, over its own keep-alive connection with its own cookies: a closed loop without think time. The users connect
+one after another (each connection answers one request before the next opens, as users arriving would, rather than
+all in one burst that a single worker would accept); which worker accepts which connection is the kernel's choice,
+and stderr shows how they spread, with the server's CPU time per request.
 
 Per page:
 
 - ``bytes``: what a first visit downloads: the HTML plus every ``<link rel=stylesheet>`` and ``<script src>`` it names
   (uncompressed: the server does not compress), split into ``html``, ``css``, ``js``; ``gzip_bytes`` is the same
   gzip-compressed (what a compressing proxy would send);
-- ``p50_ms`` / ``p95_ms``: server time, measured inside the server process by an ASGI wrapper from the request's
-  arrival at the app to its last body byte (so it includes waiting for a worker thread, not the client's own time);
-  ``client_p95_ms`` is the round trip the user saw; ``solo_p50_ms`` is the server time with one user alone (20
-  fetches of each page before the concurrent phase). The 10 client threads share this process (and its GIL) with
-  the server, so the concurrent figures include that contention, as they would for a server on a busy 2-core box.
+- ``p50_ms`` / ``p95_ms``: server time, measured inside the server and read from each response's
+  ``Server-Timing: app;dur=<ms>`` header (``pocketbank.web.timing``): from the request reaching the app to the start
+  of its response, so it includes waiting for its turn (a worker takes one page view at a time on SQLite:
+  ``pocketbank.web.page_limit``), for a worker thread and for the worker's GIL, not the client's own time;
+  ``client_p95_ms`` is the round trip the user saw (it also includes the time a request waits in the socket before
+  a busy worker reads it, and this process's own time); ``solo_p50_ms`` is the server time with one user alone (20
+  fetches of each page before the concurrent phase).
 
-Targets reported against: ``bytes`` < 100 KB (102,400) per page and server ``p95`` < 50 ms. The per-client and
-per-phone rate limits of the auth service are lifted for the run (10 users log in from one address): the
-container gets ``_api_setup.NoLimits``, as the API benchmark's setup does.
+The load generator is a minimal HTTP/1.1 keep-alive client on asyncio streams in this process (one thread): it costs
+far less CPU per request than a full client, which matters when it shares the 2 cores with the server's workers. The
+login and the page weights use httpx2.
+
+Targets reported against: ``bytes`` < 100 KB (102,400) per page and server ``p95`` < 50 ms. The setup gets
+``_api_setup.NoLimits`` (it registers many customers from one place); the server keeps its own rate limits, as in
+the API benchmark: the run's 2 logins per user from 127.0.0.1 (one as a customer, one as the user's own teller) stay
+under the 100 logins per address and minute for up to 50 users.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gzip
+import itertools
 import json
 import os
 import re
@@ -40,34 +56,31 @@ import socket
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from contextlib import redirect_stdout, suppress
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import httpx2
-import uvicorn
 
 import _api_setup as setup
-from pocketbank.api.app import create_app
-from pocketbank.bootstrap import Container
+from _server import HOST, connections_per_worker, cpu_seconds, free_port, server, use_bench_data_key, worker_pids
 from pocketbank.domain.accounts import derive_id
 from pocketbank.domain.ids import IdKind, parse_id
 from pocketbank.domain.principals import StaffRole
 
 SECONDS = float(os.environ.get("BENCH_WEB_SECONDS", "10"))
 USERS = int(os.environ.get("BENCH_WEB_USERS", "10"))
-HOST = "127.0.0.1"
+WORKERS = int(os.environ.get("BENCH_WEB_WORKERS", "2"))
 HISTORY = 30
 SOLO_ROUNDS = 20
 BYTES_TARGET = 100 * 1024
 P95_TARGET_MS = 50.0
-TELLER, TELLER_PASSWORD = "bench-web-teller", "counter bench passphrase"
+TELLER_PASSWORD = "counter bench passphrase"
 PAGES = ["welcome", "login", "home", "account", "transfer", "payees", "security", "staff_home"]
 
 
@@ -75,37 +88,7 @@ def log(msg: str) -> None:
     print(f"[bench-web] {msg}", file=sys.stderr, flush=True)
 
 
-# -- server time, measured inside the app -------------------------------------------------------------------------
-
-
-class Timing:
-    """ASGI wrapper: the time from the request reaching the app to its last body byte, by ``x-bench-page``."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.samples: dict[str, list[float]] = defaultdict(list)
-        self.recording = False
-        self._lock = threading.Lock()
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        page = dict(scope.get("headers", [])).get(b"x-bench-page", b"").decode()
-        start = time.perf_counter()
-
-        async def timed_send(message: Any) -> None:
-            await send(message)
-            if message["type"] == "http.response.body" and not message.get("more_body", False) and page:
-                elapsed = (time.perf_counter() - start) * 1000
-                if self.recording:
-                    with self._lock:
-                        self.samples[page].append(elapsed)
-
-        await self.app(scope, receive, timed_send)
-
-
-# -- a user: its own connection and cookies -----------------------------------------------------------------------
+# -- a user: its cookies, its logins (httpx2), its page weights ----------------------------------------------------
 
 
 class Assets(HTMLParser):
@@ -125,55 +108,57 @@ class Assets(HTMLParser):
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
+def remember(jar: dict[str, str], set_cookies: list[str]) -> None:
+    """Keep a response's cookies by hand: they are Secure (__Host-), which http.cookiejar will not send over http."""
+    for line in set_cookies:
+        name, _, rest = line.partition("=")
+        value = rest.split(";", 1)[0]
+        if "max-age=0" in line.lower() or not value.strip('"'):
+            jar.pop(name, None)
+        else:
+            jar[name] = value
+
+
 @dataclass
 class User:
     base: str
     phone: str
     device: str
     account: str
-    client: httpx2.Client = field(init=False)
+    teller: str
     cookies: dict[str, str] = field(default_factory=dict)  # the customer's browser
     staff_cookies: dict[str, str] = field(default_factory=dict)  # the teller's browser
+    server_ms: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     round_trips: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: int = 0
 
-    def __post_init__(self) -> None:
-        # Cookies are kept by hand: they are Secure (__Host-), which http.cookiejar will not send over plain http.
-        self.client = httpx2.Client(base_url=self.base, timeout=30.0, trust_env=False)
-
-    def request(self, method: str, path: str, jar: dict[str, str] | None, page: str = "", **kw: Any) -> httpx2.Response:
-        headers = {"x-bench-page": page} if page else {}
-        if jar:
-            headers["cookie"] = "; ".join(f"{k}={v}" for k, v in jar.items())
-        response = self.client.request(method, path, headers=headers, **kw)
-        self.client.cookies.clear()
+    def request(self, client: httpx2.Client, method: str, path: str, jar: dict[str, str] | None, **kw: Any) -> Any:
+        headers = {"cookie": "; ".join(f"{k}={v}" for k, v in jar.items())} if jar else {}
+        response = client.request(method, path, headers=headers, **kw)
+        client.cookies.clear()
         if jar is not None:
-            for line in response.headers.get_list("set-cookie"):
-                name, _, rest = line.partition("=")
-                value = rest.split(";", 1)[0]
-                if "max-age=0" in line.lower() or not value.strip('"'):
-                    jar.pop(name, None)
-                else:
-                    jar[name] = value
+            remember(jar, response.headers.get_list("set-cookie"))
         return response
 
     def login(self) -> None:
-        self.cookies["__Host-pb_device"] = self.device
-        token = CSRF.search(self.request("GET", "/login", self.cookies).text)
-        assert token, "no CSRF token on /login"
-        form = {"csrf_token": token.group(1), "phone": self.phone, "password": setup.PASSWORD}
-        r = self.request("POST", "/login", self.cookies, data=form)
-        assert r.status_code == 303 and r.headers["location"] == "/home", (r.status_code, r.text[:300])
-        token = CSRF.search(self.request("GET", "/staff/login", self.staff_cookies).text)
-        assert token, "no CSRF token on /staff/login"
-        form = {"csrf_token": token.group(1), "username": TELLER, "password": TELLER_PASSWORD}
-        r = self.request("POST", "/staff/login", self.staff_cookies, data=form)
-        assert r.status_code == 303, (r.status_code, r.text[:300])
+        with httpx2.Client(base_url=self.base, timeout=30.0, trust_env=False) as client:
+            self.cookies["__Host-pb_device"] = self.device
+            token = CSRF.search(self.request(client, "GET", "/login", self.cookies).text)
+            assert token, "no CSRF token on /login"
+            form = {"csrf_token": token.group(1), "phone": self.phone, "password": setup.PASSWORD}
+            r = self.request(client, "POST", "/login", self.cookies, data=form)
+            assert r.status_code == 303 and r.headers["location"] == "/home", (r.status_code, r.text[:300])
+            token = CSRF.search(self.request(client, "GET", "/staff/login", self.staff_cookies).text)
+            assert token, "no CSRF token on /staff/login"
+            form = {"csrf_token": token.group(1), "username": self.teller, "password": TELLER_PASSWORD}
+            r = self.request(client, "POST", "/staff/login", self.staff_cookies, data=form)
+            assert r.status_code == 303, (r.status_code, r.text[:300])
 
-    def path(self, page: str) -> tuple[str, dict[str, str] | None]:
+    def path(self, page: str) -> tuple[str, dict[str, str]]:
+        visitor: dict[str, str] = {}  # a visitor: with a session, / redirects to /home
         return {
-            "welcome": ("/", None),  # a visitor: with a session, / redirects to /home
-            "login": ("/login", None),
+            "welcome": ("/", visitor),
+            "login": ("/login", visitor),
             "home": ("/home", self.cookies),
             "account": (f"/accounts/{self.account}", self.cookies),
             "transfer": ("/transfer", self.cookies),
@@ -182,46 +167,148 @@ class User:
             "staff_home": ("/staff", self.staff_cookies),
         }[page]
 
-    def fetch(self, page: str) -> httpx2.Response:
-        path, jar = self.path(page)
-        t0 = time.perf_counter()
-        r = self.request("GET", path, {} if jar is None else jar, page)
-        self.round_trips[page].append((time.perf_counter() - t0) * 1000)
-        if r.status_code != 200:
-            self.errors += 1
-        return r
-
     def weigh(self, page: str) -> dict[str, int]:
         """HTML + CSS + JS of one page, uncompressed and gzip-compressed."""
         path, jar = self.path(page)
-        r = self.request("GET", path, {} if jar is None else jar)
-        assert r.status_code == 200, (page, r.status_code)
-        parser = Assets()
-        parser.feed(r.text)
-        sizes = {"html": len(r.content), "css": 0, "js": 0}
-        gz = len(gzip.compress(r.content))
-        for kind, urls in (("css", parser.css), ("js", parser.js)):
-            for url in urls:
-                asset = self.request("GET", url, None)
-                assert asset.status_code == 200, (url, asset.status_code)
-                sizes[kind] += len(asset.content)
-                gz += len(gzip.compress(asset.content))
+        with httpx2.Client(base_url=self.base, timeout=30.0, trust_env=False) as client:
+            r = self.request(client, "GET", path, jar)
+            assert r.status_code == 200, (page, r.status_code)
+            parser = Assets()
+            parser.feed(r.text)
+            sizes = {"html": len(r.content), "css": 0, "js": 0}
+            gz = len(gzip.compress(r.content))
+            for kind, urls in (("css", parser.css), ("js", parser.js)):
+                for url in urls:
+                    asset = self.request(client, "GET", url, None)
+                    assert asset.status_code == 200, (url, asset.status_code)
+                    sizes[kind] += len(asset.content)
+                    gz += len(gzip.compress(asset.content))
         return {"bytes": sizes["html"] + sizes["css"] + sizes["js"], **sizes, "gzip_bytes": gz}
+
+
+# -- the load generator ---------------------------------------------------------------------------------------
+
+
+SERVER_TIMING = re.compile(rb"(?:^|,)\s*app;dur=([0-9.]+)")
+
+
+@dataclass
+class Reply:
+    status: int
+    server_ms: float | None  # from Server-Timing
+    set_cookies: list[str]
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection: write a GET, read status, the headers it needs and the body."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port: int) -> None:
+        self.reader, self.writer, self.port = reader, writer, port
+
+    @classmethod
+    async def open(cls, port: int) -> Connection:
+        reader, writer = await asyncio.open_connection(HOST, port)
+        writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return cls(reader, writer, port)
+
+    async def get(self, path: str, cookies: dict[str, str]) -> Reply:
+        cookie = "Cookie: " + "; ".join(f"{k}={v}" for k, v in cookies.items()) + "\r\n" if cookies else ""
+        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: {HOST}:{self.port}\r\n{cookie}\r\n".encode())
+        status = int((await self.reader.readuntil(b"\r\n")).split(b" ", 2)[1])
+        length, server_ms, set_cookies = 0, None, []
+        while (line := await self.reader.readuntil(b"\r\n")) != b"\r\n":
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"server-timing" and (m := SERVER_TIMING.search(value.strip())):
+                server_ms = float(m.group(1))
+            elif name == b"set-cookie":
+                set_cookies.append(value.strip().decode())
+            elif name == b"transfer-encoding":
+                raise RuntimeError("chunked responses are not expected from the web pages")
+        await self.reader.readexactly(length)
+        return Reply(status, server_ms, set_cookies)
+
+    async def close(self) -> None:
+        self.writer.close()
+        with suppress(OSError):
+            await self.writer.wait_closed()
+
+
+async def fetch(user: User, conn: Connection, page: str) -> None:
+    path, jar = user.path(page)
+    t0 = time.perf_counter()
+    reply = await conn.get(path, jar)
+    user.round_trips[page].append((time.perf_counter() - t0) * 1000)
+    remember(jar, reply.set_cookies)
+    if reply.status != 200 or reply.server_ms is None:
+        user.errors += 1
+    else:
+        user.server_ms[page].append(reply.server_ms)
+
+
+async def run_users(
+    users: list[User], port: int, seconds: float | None, rounds: int = 1, workers: list[int] | None = None
+) -> float:
+    """Each user fetches the pages round robin, from its own offset: for ``seconds``, or ``rounds`` times each.
+
+    With ``workers``, log how the connections spread over the worker processes and their CPU time per request.
+    """
+    conns = []
+    for _ in users:  # one after another, each used once, as users arriving one by one would (not all in one burst)
+        conns.append(await Connection.open(port))
+        await conns[-1].get("/v1/health", {})
+    if workers:
+        ports = {c.writer.get_extra_info("sockname")[1] for c in conns}
+        log(f"connections per worker: {connections_per_worker(workers, port, ports)}")
+    cpu, own = cpu_seconds(workers or []), time.process_time()
+    start = time.perf_counter()
+    deadline = start + seconds if seconds is not None else float("inf")
+    last = [start]
+
+    async def loop(n: int, user: User, conn: Connection) -> None:
+        for i in range(n, n + rounds * len(PAGES)) if seconds is None else itertools.count(n):
+            if time.perf_counter() >= deadline:
+                break
+            await fetch(user, conn, PAGES[i % len(PAGES)])
+        last[0] = max(last[0], time.perf_counter())
+
+    try:
+        await asyncio.gather(*(loop(n, u, c) for n, (u, c) in enumerate(zip(users, conns, strict=True))))
+    finally:
+        for c in conns:
+            await c.close()
+    if workers:
+        done = sum(len(v) for u in users for v in u.round_trips.values())
+        used, mine = cpu_seconds(workers) - cpu, time.process_time() - own
+        log(
+            f"CPU for {done} requests in {time.perf_counter() - start:.1f} s: server {used:.1f} s "
+            f"({used / max(done, 1) * 1000:.2f} ms each), this client {mine:.1f} s"
+        )
+    return last[0] - start  # no request starts after the deadline; the last ones finish after it
 
 
 # -- setup, run, report -------------------------------------------------------------------------------------------
 
 
-def prepare(container: Container, base: str) -> list[User]:
-    s = setup.Setup(container, threads=4, log=log)
-    people = s.customers(USERS)  # registered, 1,000.00 CNY each, a payee each
-    teller = s.teller()
-    for p in people:
-        account = parse_id(IdKind.ACCOUNT, p.account)
-        for i in range(HISTORY):
-            container.accounts.deposit_cash(teller, account, 1 + i, derive_id("bench-web", p.phone, i))
-    container.staff.create_staff_user(TELLER, "Zhao Min", StaffRole.TELLER, TELLER_PASSWORD)
-    return [User(base, p.phone, p.device, p.account) for p in people]
+def prepare(url: str, base: str) -> list[User]:
+    """Customers with history and payees, and a teller per user, on ``url`` (before the server opens it)."""
+    container = setup.open_container(url, limits=False)  # a rate limiter that counts nothing (see above)
+    try:
+        s = setup.Setup(container, threads=4, log=log)
+        people = s.customers(USERS)  # registered, 1,000.00 CNY each, a payee each
+        teller = s.teller()
+        for p in people:
+            account = parse_id(IdKind.ACCOUNT, p.account)
+            for i in range(HISTORY):
+                container.accounts.deposit_cash(teller, account, 1 + i, derive_id("bench-web", p.phone, i))
+        tellers = [f"bench-web-teller-{n}" for n in range(USERS)]
+        for name in tellers:
+            container.staff.create_staff_user(name, "Zhao Min", StaffRole.TELLER, TELLER_PASSWORD)
+    finally:
+        container.close()
+    return [User(base, p.phone, p.device, p.account, t) for p, t in zip(people, tellers, strict=True)]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -232,45 +319,25 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
-def run_users(users: list[User], seconds: float) -> float:
-    deadline = time.perf_counter() + seconds
-    start = time.perf_counter()
-
-    def work(u: User, offset: int) -> Callable[[], None]:
-        def loop() -> None:
-            i = offset
-            while time.perf_counter() < deadline:
-                u.fetch(PAGES[i % len(PAGES)])
-                i += 1
-
-        return loop
-
-    threads = [threading.Thread(target=work(u, n), name=f"user-{n}") for n, u in enumerate(users)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return time.perf_counter() - start
+def reset(users: list[User]) -> None:
+    for u in users:
+        u.server_ms.clear()
+        u.round_trips.clear()
+        u.errors = 0
 
 
 def main() -> None:
+    use_bench_data_key()
     with tempfile.TemporaryDirectory(prefix="bench-web-") as tmp:
         url = f"sqlite:///{Path(tmp) / 'web.db'}"
-        container = setup.open_container(url, limits=False)  # a rate limiter that counts nothing (see above)
-        timing = Timing(create_app(container))
-        config = uvicorn.Config(timing, host=HOST, port=0, log_level="warning", access_log=False, lifespan="off")
-        sock = socket.socket()
-        sock.bind((HOST, 0))
-        port = sock.getsockname()[1]
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.02)
+        port = free_port()
         base = f"http://{HOST}:{port}"
-        try:
-            t0 = time.perf_counter()
-            users = prepare(container, base)
+        t0 = time.perf_counter()
+        with redirect_stdout(sys.stderr):  # the services' log lines, if any: stdout carries only the result line
+            users = prepare(url, base)
+        with server(url, port, WORKERS) as proc:
+            workers = worker_pids(proc.pid, WORKERS)
+            log(f"server pid {proc.pid}, workers {workers}, port {port}")
             for u in users:
                 u.login()
             log(
@@ -278,27 +345,16 @@ def main() -> None:
                 f"in {time.perf_counter() - t0:.1f} s"
             )
             weights = {page: users[0].weigh(page) for page in PAGES}
-            for u in users:  # warm-up: templates compiled, connections open
-                for page in PAGES:
-                    u.fetch(page)
-                u.round_trips.clear()
-                u.errors = 0
-            timing.recording = True
-            for _ in range(SOLO_ROUNDS):  # one user alone: the pages' own cost, without queueing
-                for page in PAGES:
-                    users[0].fetch(page)
-            solo = {page: list(v) for page, v in timing.samples.items()}
-            timing.samples.clear()
-            users[0].round_trips.clear()
-            elapsed = run_users(users, SECONDS)
-            timing.recording = False
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)
-            container.close()
+            asyncio.run(run_users(users, port, None, rounds=2))  # warm-up: every worker renders every template
+            reset(users)
+            asyncio.run(run_users(users[:1], port, None, rounds=SOLO_ROUNDS))  # one user alone: the pages' own cost
+            solo = {page: list(v) for page, v in users[0].server_ms.items()}
+            solo_errors = users[0].errors
+            reset(users)
+            elapsed = asyncio.run(run_users(users, port, SECONDS, workers=workers))
     pages: dict[str, Any] = {}
     for page in PAGES:
-        server_ms = timing.samples.get(page, [])
+        server_ms = [x for u in users for x in u.server_ms.get(page, [])]
         client_ms = [x for u in users for x in u.round_trips.get(page, [])]
         p95 = percentile(server_ms, 95)
         pages[page] = {
@@ -319,7 +375,7 @@ def main() -> None:
         "seconds": round(elapsed, 2),
         "requests": total,
         "rps": round(total / elapsed, 1) if elapsed else 0.0,
-        "errors": sum(u.errors for u in users),
+        "errors": solo_errors + sum(u.errors for u in users),
         "targets": {"bytes": BYTES_TARGET, "p95_ms": P95_TARGET_MS},
         "all_within_targets": all(p["bytes_ok"] and p["p95_ok"] for p in pages.values()),
         "pages": pages,

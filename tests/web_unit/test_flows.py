@@ -171,6 +171,29 @@ def test_delayed_transfer_can_be_cancelled(new_client: Callable[[], TestClient],
     assert _balance(container, payer.account_id) == 100_000
 
 
+def test_home_shows_the_five_latest_entries_past_cancelled_holds(
+    new_client: Callable[[], TestClient], container: Container
+) -> None:
+    client, payer, _ = _pair(new_client, container)
+    for i in range(5):
+        deposit(container, payer.account_id, 100 + i)
+    for _ in range(2):  # each leaves a hold and its void in the ledger, newest first, neither shown
+        form = _form(client, "50", "delayed")
+        r = client.post("/transfer/confirm", data=form | {"step": "send"})
+        key = re.search(r'name="idempotency_key" value="([^"]+)"', r.text)
+        challenge = re.search(r'name="challenge_id" value="([^"]+)"', r.text)
+        assert key and challenge
+        submit = form | {
+            "step": "submit", "challenge_id": challenge.group(1), "idempotency_key": key.group(1),
+            "code": sms_code(container, payer.e164),
+        }  # fmt: skip
+        r = client.post("/transfer/confirm", data=submit)
+        r = client.post(r.url.path + "/cancel", data={"csrf_token": csrf(client, r.url.path)})
+        assert "Cancelled" in r.text
+    latest = client.get("/home").text.split('id="latest"', 1)[1]
+    assert latest.count('class="row"') == 5 and latest.count("Cash deposit") == 5
+
+
 def test_account_history_scrolls_with_the_cursor(client: TestClient, container: Container) -> None:
     customer = register(client, container)
     for i in range(25):

@@ -22,6 +22,7 @@ from pocketbank.services.ledger import LedgerService
 from pocketbank.services.transfer_effects import TransferRecordStore
 
 MAX_PAGES = 20  # a filtered page reads at most this many ledger pages before it answers with what it found
+LEDGER_PAGE = 100  # ledger entries read at a time
 
 
 class Direction(StrEnum):
@@ -73,6 +74,10 @@ class StatementService:
                 raise InvalidId("starting_after is not an entry of this account", param="starting_after")
             until = found[0].timestamp - 1
         out: list[StatementEntry] = []
+        # Without type or amount filters nearly every ledger entry is shown, so the first read asks for one page
+        # (and one more entry, to know whether there are more) rather than 100: five for the home page, not all.
+        filtered = bool(q.types) or q.amount_min is not None or q.amount_max is not None
+        size = LEDGER_PAGE if filtered else min(LEDGER_PAGE, q.limit + 1)
         for _ in range(MAX_PAGES):
             if q.since and until and until < q.since:
                 return out, False
@@ -81,7 +86,7 @@ class StatementService:
                     account.id,
                     timestamp_min=q.since,
                     timestamp_max=until,
-                    limit=100,
+                    limit=size,
                     reversed=True,
                     debits=q.direction is not Direction.IN,
                     credits=q.direction is not Direction.OUT,
@@ -92,9 +97,10 @@ class StatementService:
                     out.append(entry)
                     if len(out) > q.limit:
                         return out[: q.limit], True
-            if len(batch) < 100:
+            if len(batch) < size:
                 return out, False
             until = batch[-1].timestamp - 1
+            size = LEDGER_PAGE
         return out, True
 
     @staticmethod

@@ -8,22 +8,25 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, URLPath
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ExceptionHandler
+from starlette.routing import BaseRoute, Match
+from starlette.types import ExceptionHandler, Receive, Scope, Send
 
 from pocketbank.errors import PocketBankError
 from pocketbank.web import routes_auth, routes_money, routes_staff
 from pocketbank.web.i18n import LOCALES
+from pocketbank.web.page_limit import POSTGRES_PAGES_AT_ONCE, SQLITE_PAGES_AT_ONCE, PageLimitMiddleware
 from pocketbank.web.render import redirect, render
 from pocketbank.web.security import SecurityHeadersMiddleware
 from pocketbank.web.session import LANG_COOKIE, YEAR, CsrfFailed, LoginRequired, form, text, web
+from pocketbank.web.timing import ServerTimingMiddleware
 
 log = structlog.get_logger("pocketbank.web")
 STATIC: Final = Path(__file__).parent / "static"
@@ -88,20 +91,51 @@ def manifest() -> Response:
     return FileResponse(STATIC / "manifest.webmanifest", media_type="application/manifest+json")
 
 
+class PagesFirst(BaseRoute):
+    """The pages' routes, tried first for a path outside the JSON API (and not at all for a path inside it).
+
+    The API's routes come first in the app, and matching a page's path against each of them cost ~0.1 ms of CPU a
+    page view (a tenth of a typical one). Here an API path costs one prefix test; a path that no page has (a 404)
+    goes on to the API's routes as before.
+    """
+
+    def __init__(self, routes: BaseRoute, skip: tuple[str, ...]) -> None:
+        self.routes, self.skip = routes, skip
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] != "http" or str(scope.get("path", "")).startswith(self.skip):
+            return Match.NONE, {}
+        return self.routes.matches(scope)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.routes.handle(scope, receive, send)
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        return self.routes.url_path_for(name, **path_params)
+
+
 def _error_page(request: Request, code: str, status: int) -> Response:
     return render(request, "error.html", {"code": code}, status=status)
 
 
 def install_web(app: FastAPI) -> None:
-    """Add the web app to ``app``: headers middleware, pages, ``/static``, and HTML error pages for web paths."""
+    """Add the web app to ``app``: header middlewares, pages, ``/static``, and HTML error pages for web paths."""
     configured = app.state.container.settings.web_secret if app.state.container is not None else None
     # Without a configured secret each process signs with its own: fine for one worker, not for several.
     app.state.web_secret = configured.get_secret_value().encode() if configured else secrets.token_bytes(32)
     app.add_middleware(SecurityHeadersMiddleware)
-    app.include_router(router)
-    app.include_router(routes_auth.router)
-    app.include_router(routes_money.router)
-    app.include_router(routes_staff.router)
+    sqlite = app.state.container is None or app.state.container.settings.database_url.startswith("sqlite")
+    at_once = SQLITE_PAGES_AT_ONCE if sqlite else POSTGRES_PAGES_AT_ONCE
+    app.add_middleware(PageLimitMiddleware, at_once=at_once, skip=(*API_PREFIXES, "/static"))
+    app.add_middleware(ServerTimingMiddleware, skip=API_PREFIXES)  # added last: outermost, so it times the rest
+    pages = APIRouter(include_in_schema=False)
+    for part in (router, routes_auth.router, routes_money.router, routes_staff.router):
+        pages.include_router(part)
+    before = len(app.router.routes)
+    app.include_router(pages)
+    added = app.router.routes[before:]  # one included router (or, with a FastAPI that copies routes, each route)
+    del app.router.routes[before:]
+    app.router.routes[0:0] = [PagesFirst(route, skip=API_PREFIXES) for route in added]
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     previous_http = app.exception_handlers.get(StarletteHTTPException)

@@ -7,6 +7,7 @@ a .mo into memory (no binary .mo is kept in the source tree).
 from __future__ import annotations
 
 import gettext as gettext_module
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from io import BytesIO
@@ -14,9 +15,18 @@ from pathlib import Path
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
+from babel import Locale
+from babel.dates import (
+    DateTimePattern,
+    format_datetime,
+    get_date_format,
+    get_datetime_format,
+    get_time_format,
+    parse_pattern,
+)
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import get_decimal_symbol, get_group_symbol
 from babel.support import NullTranslations, Translations
 
 from pocketbank.domain.clock import NS_PER_SECOND
@@ -55,14 +65,80 @@ def pick_locale(cookie: str | None, accept_language: str | None) -> str:
 
 
 def money(minor: int, currency: str, locale: str) -> str:
-    return Money(minor, default_registry().get(currency)).format(locale)
+    fast = _money_format(currency, locale) if type(minor) is int and abs(minor) < _PROBE else None
+    return fast.format(minor) if fast is not None else Money(minor, default_registry().get(currency)).format(locale)
+
+
+# Babel takes ~40 us per amount (the account page shows 40), so the text around the digits is taken from Babel once
+# per currency and language, and only the digits are written per amount. It is used only when it gives Babel's exact
+# text for a set of check amounts (so a locale with other grouping or digits keeps Babel's formatting).
+_PROBE: Final = 10**15
+_CHECKS: Final = (0, 1, -1, 5, -5, 99, 100, -100, 12_345, -12_345, 1_000_000, -987_654_321, 123_456_789_012_345)
+
+
+@dataclass(frozen=True, slots=True)
+class _MoneyFormat:
+    scale: int
+    group: str
+    decimal: str
+    affixes: tuple[str, str, str, str]  # positive prefix and suffix, negative prefix and suffix
+
+    def digits(self, minor: int) -> str:
+        whole, frac = divmod(abs(minor), 10**self.scale)
+        text = f"{whole:,}".replace(",", self.group)
+        return f"{text}{self.decimal}{frac:0{self.scale}d}" if self.scale else text
+
+    def format(self, minor: int) -> str:
+        pos_prefix, pos_suffix, neg_prefix, neg_suffix = self.affixes
+        if minor < 0:
+            return neg_prefix + self.digits(minor) + neg_suffix
+        return pos_prefix + self.digits(minor) + pos_suffix
+
+
+@cache
+def _money_format(currency: str, locale: str) -> _MoneyFormat | None:
+    try:
+        asset = default_registry().get(currency)
+        probes = {minor: Money(minor, asset).format(locale) for minor in (_PROBE - 1, 1 - _PROBE)}
+    except PocketBankError:
+        return None  # an unknown currency or language: the slow path raises the error
+    babel_locale = Locale.parse(locale)
+    group, decimal = get_group_symbol(locale=babel_locale), get_decimal_symbol(locale=babel_locale)
+    affixes: list[str] = []
+    for minor, text in probes.items():
+        digits = _MoneyFormat(asset.scale, group, decimal, ("", "", "", "")).digits(minor)
+        if text.count(digits) != 1:
+            return None
+        affixes.extend(text.split(digits))
+    fast = _MoneyFormat(asset.scale, group, decimal, (affixes[0], affixes[1], affixes[2], affixes[3]))
+    if any(fast.format(m) != Money(m, asset).format(locale) for m in _CHECKS):
+        return None
+    return fast
 
 
 def when(ns: int | None, locale: str, fmt: str = "medium") -> str:
     if ns is None:
         return ""
     at = datetime.fromtimestamp(ns / NS_PER_SECOND, tz=UTC)
-    return str(format_datetime(at, format=fmt, tzinfo=TIMEZONE, locale=locale))
+    if fmt not in _NAMED_FORMATS:
+        return str(format_datetime(at, format=fmt, tzinfo=TIMEZONE, locale=locale))
+    # What format_datetime does for a named format, with the locale's patterns looked up once (half the time).
+    babel_locale, combined, time_pattern, date_pattern = _datetime_patterns(locale, fmt)
+    local = at.astimezone(TIMEZONE)
+    day = local.date()
+    time_text = time_pattern.apply(local.timetz(), babel_locale, reference_date=day)
+    return combined.replace("{0}", time_text).replace("{1}", date_pattern.apply(day, babel_locale))
+
+
+_NAMED_FORMATS: Final = ("full", "long", "medium", "short")
+
+
+@cache
+def _datetime_patterns(locale: str, fmt: str) -> tuple[Locale, str, DateTimePattern, DateTimePattern]:
+    babel_locale = Locale.parse(locale)
+    combined = str(get_datetime_format(fmt, locale=babel_locale)).replace("'", "")  # type: ignore[arg-type]
+    time_pattern = parse_pattern(get_time_format(fmt, locale=babel_locale))  # type: ignore[arg-type]
+    return babel_locale, combined, time_pattern, parse_pattern(get_date_format(fmt, locale=babel_locale))  # type: ignore[arg-type]
 
 
 # Customer-facing text for every error code the services raise (English ids; zh_CN in messages.po).

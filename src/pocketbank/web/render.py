@@ -1,4 +1,4 @@
-"""Rendering: one Jinja2 environment per language (autoescape on, ``{% trans %}`` through Babel translations)."""
+"""Rendering: one Jinja2 environment per language (autoescape on, ``_()`` through Babel translations)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from pocketbank.domain.ids import IdKind, format_id
 from pocketbank.web import i18n
+from pocketbank.web.jinja_i18n import TRANSLATIONS_ATTRIBUTE, ConstantGettext
 from pocketbank.web.session import CSRF_FIELD, web
 
 TEMPLATES: Final = Path(__file__).parent / "templates"
@@ -23,12 +24,14 @@ def environment(locale: str) -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(["html"]),
-        extensions=["jinja2.ext.i18n"],
+        extensions=["jinja2.ext.i18n", ConstantGettext],
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # the templates ship with the package: no stat() of each template file at every render
     )
     translations = i18n.translations(locale)
     env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
+    env.extend(**{TRANSLATIONS_ATTRIBUTE: translations})  # for ConstantGettext, when it compiles a template
     env.globals["error_text"] = i18n.error_text
     env.globals["fmt_id"] = lambda kind, number: format_id(IdKind(kind), number)
     env.globals["CSRF_FIELD"] = CSRF_FIELD
