@@ -303,9 +303,9 @@ def test_limits_page(page: Page, live_server: LiveServer, seed: Seeder, lang: st
     cust = seed.customer()
     login(page, live_server, cust)
     page.goto(live_server.url + "/limits")
-    expect(page.locator("#class-limits dd").first).to_contain_text("10,000.00")  # class II: 10,000 a day
+    expect(page.locator("#class-limits-CNY dd").first).to_contain_text("10,000.00")  # class II: 10,000 a day
     policy = live_server.container.transfers.limits
     rows = sum(len(policy.auth[m]) for m in (AuthMethod.PASSWORD, AuthMethod.PIN, AuthMethod.SMS, AuthMethod.TOTP))
-    expect(page.locator("#method-limits tbody tr")).to_have_count(rows)
+    expect(page.locator("#method-limits-CNY tbody tr")).to_have_count(rows)
     assert_lang(page, lang)
     shot(page, "24-limits")

@@ -9,8 +9,11 @@ from fastapi.testclient import TestClient
 from web_unit_helpers import PASSWORD, WebCustomer, csrf, deposit, register, sms_code
 
 from pocketbank.bootstrap import Container
+from pocketbank.domain.channels import AuthMethod, Channel
+from pocketbank.domain.customers import AccountClass
 from pocketbank.domain.ids import IdKind, parse_id
-from pocketbank.domain.money import CNY, Money
+from pocketbank.domain.money import CNY, USD, Money
+from pocketbank.domain.principals import Principal, PrincipalKind
 
 
 def test_language_switch_changes_strings(client: TestClient) -> None:
@@ -211,7 +214,7 @@ def test_account_history_scrolls_with_the_cursor(client: TestClient, container: 
 def test_payees_security_limits_totp(client: TestClient, container: Container) -> None:
     register(client, container)
     r = client.get("/limits")
-    assert Money(1_000_000, CNY).format("en") in r.text and 'id="method-limits"' in r.text
+    assert Money(1_000_000, CNY).format("en") in r.text and 'id="method-limits-CNY"' in r.text
     r = client.get("/security")
     assert "web browser" in r.text and 'id="logout-all"' in r.text
     token = csrf(client, "/security")
@@ -242,3 +245,20 @@ def test_every_customer_page_renders_in_chinese(client: TestClient, container: C
         r = client.get(path)
         assert r.status_code == 200 and 'lang="zh-CN"' in r.text, path
         assert "口袋银行" in r.text, path
+
+
+def test_limits_show_every_currency_the_customer_holds(client: TestClient, container: Container) -> None:
+    cust = register(client, container)
+    r = client.get("/limits")
+    assert 'id="limits-CNY"' in r.text and 'id="limits-USD"' not in r.text
+    internal = parse_id(IdKind.CUSTOMER, cust.customer_id)
+    me = Principal(PrincipalKind.CUSTOMER, internal, cust.customer_id, 0, Channel.MOBILE, AuthMethod.PASSWORD)
+    container.accounts.open_account(me, "USD")
+    r = client.get("/limits")
+    usd = container.transfers.limits.schedule("USD")
+    daily = usd.classes[AccountClass.II].daily_out
+    assert daily is not None
+    assert 'id="limits-USD"' in r.text and Money(daily, USD).format("en") in r.text
+    # The USD section shows USD amounts, not the CNY figures under another name.
+    section = r.text[r.text.index('id="limits-USD"') :]
+    assert Money(usd.cooling_off.cap, USD).format("en") in section

@@ -163,6 +163,7 @@ ERROR_TEXT: Final[dict[str, str]] = {
     "weak_password": N_("Choose a longer password that is hard to guess (at least 8 characters)."),
     "pricing_unavailable": N_("This service is not offered on this channel."),
     "limit_exceeded": N_("This amount is above your limit."),
+    "limits_unavailable": N_("Transfers in this currency are not available."),
     "invalid_rules_data": N_("Something went wrong on our side."),
     "unauthenticated": N_("Please log in."),
     "forbidden": N_("You are not allowed to do this."),

@@ -218,11 +218,20 @@ def remove_payee(request: Request, payee_id: str, data: Form) -> Response:
 @router.get("/limits")
 def limits(request: Request) -> Response:
     w = web(request)
-    me = w.container.customers.get_customer(w.customer())
+    principal = w.customer()
+    me = w.container.customers.get_customer(principal)
     policy = w.container.transfers.limits
     methods = (AuthMethod.PASSWORD, AuthMethod.PIN, AuthMethod.SMS, AuthMethod.TOTP)
-    ctx = {
-        "me": me, "methods": [(m, policy.auth[m]) for m in methods],
-        "class_limits": policy.class_limits(me.account_class), "cooling": policy.cooling_off,
-    }  # fmt: skip
-    return render(request, "limits.html", ctx)
+    # Every currency the customer holds has limits of its own (CNY first): show each one that moves money.
+    held = {v.account.currency for v in w.container.accounts.list_accounts(principal)}
+    currencies = ["CNY", *sorted(c for c in held if c != "CNY" and c in policy.schedules)]
+    sections = [
+        {
+            "currency": code,
+            "methods": [(m, policy.schedules[code].auth[m]) for m in methods],
+            "class_limits": policy.class_limits(me.account_class, code),
+            "cooling": policy.schedules[code].cooling_off,
+        }
+        for code in currencies
+    ]
+    return render(request, "limits.html", {"me": me, "sections": sections})
