@@ -4,6 +4,10 @@ SQLite has one writer at a time. Inside a process a lock queues writers; across 
 takes the write lock up front (so a transaction never has to upgrade a read lock and die with SQLITE_BUSY half
 way), and ``busy_timeout`` makes other processes wait their turn. With the write lock held no other writer can
 change a row, so "locking the accounts" is simply reading them.
+
+A commit costs roughly one 4 KiB WAL frame per page it changed, so the layout is chosen to change few pages: new
+transfers are appended, and an account's transfers are found through ``ledger_postings``, which is written in
+bulk every ``FOLD_AT`` transfers rather than at random places on every commit (``schema.py`` explains it).
 """
 
 from __future__ import annotations
@@ -13,36 +17,64 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from pocketbank.domain.ledger import AccountState, TransferBatchOutcome
+from pocketbank.domain.ledger import AccountState, Transfer, TransferBatchOutcome
+from pocketbank.domain.ledger.queries import AccountFilter, VerifyReport
 from pocketbank.storage.ledger_codec import (
     ACCOUNT_COLUMNS,
     ACCOUNT_STATE_COLUMNS,
     TRANSFER_COLUMNS,
-    account_state_from_row,
     history_row,
     id_bytes,
-    transfer_row,
+    transfer_from_row,
+    transfer_rows,
 )
 from pocketbank.storage.ledger_store import MAX_ATTEMPTS, Cursor, LedgerStoreBase, SnapshotChanged
+from pocketbank.storage.ledger_verify import verify_ledger, verify_postings
 
 T = TypeVar("T")
 
+# Every connection's settings; bench/ledger.py's raw-SQL baseline runs with exactly these, so the writer's own
+# tuning goes in WRITER_PRAGMAS.
 PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=FULL",
     "PRAGMA foreign_keys=ON",
     "PRAGMA busy_timeout=60000",
 )
+WRITER_PRAGMAS = (
+    "PRAGMA cache_size=-65536",  # 64 MiB for the one writer connection; readers keep the default
+    # Checkpoint every 32 MiB of WAL instead of every 4 MiB: a batch rewrites the same account pages as the batch
+    # before it, and each checkpoint copies a page once however many commits changed it. Durability is the WAL's
+    # fsync at every commit, not the checkpoint.
+    "PRAGMA wal_autocheckpoint=8192",
+    "PRAGMA temp_store=MEMORY",  # the fold sorts its postings
+)
 CACHE_LIMIT = 100_000  # accounts
-WRITER_CACHE = "PRAGMA cache_size=-65536"  # 64 MiB for the one writer connection; readers keep the default
+FOLD_AT = 16_384  # transfers in ledger_transfers_recent; a look-up scans at most this many small rows
+
+_INSERT_TRANSFERS = f"INSERT INTO ledger_transfers ({TRANSFER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+_UPDATE_ACCOUNTS = (
+    "UPDATE ledger_accounts SET debits_pending = ?, debits_posted = ?, credits_pending = ?, credits_posted = ?, "
+    "flags = ? WHERE id = ?"
+)
+# Sorted, a generation's postings are appended in key order: full pages, written once.
+_FOLD = (
+    "INSERT INTO ledger_postings (generation, account_id, timestamp, transfer_id) "
+    "SELECT ?, debit_account_id, timestamp, transfer_id FROM ledger_transfers_recent UNION ALL "
+    "SELECT ?, credit_account_id, timestamp, transfer_id FROM ledger_transfers_recent ORDER BY 2, 3, 4"
+)
+# The newest timestamp any committed transfer has: the recent ones, or the last generation's.
+_LAST_TIMESTAMP = (
+    "SELECT max(ts) FROM (SELECT max(timestamp) AS ts FROM ledger_transfers_recent "
+    "UNION ALL SELECT max(last_timestamp) FROM ledger_posting_generations)"
+)
+_T_COLUMNS = ", ".join("t." + c for c in TRANSFER_COLUMNS.split(", "))
 
 
 def connect(path: str, *, writer: bool = False) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=60)
-    for pragma in PRAGMAS:
+    for pragma in PRAGMAS + (WRITER_PRAGMAS if writer else ()):
         conn.execute(pragma)
-    if writer:
-        conn.execute(WRITER_CACHE)
     return conn
 
 
@@ -57,10 +89,12 @@ class SqliteLedgerStore(LedgerStoreBase):
         self._write_lock = threading.Lock()
         self._writer: sqlite3.Connection | None = None  # one connection for every write of this store
         # Committed account states, valid while no other connection has written (PRAGMA data_version unchanged):
-        # a batch then needs no SELECT and no decoding for accounts it has seen before.
+        # a batch then needs no SELECT and no decoding for accounts it has seen before. The batch changes these
+        # objects in place, so a batch that does not commit empties the cache.
         self._cache: dict[int, AccountState] = {}
         self._cache_version = -1
-        self._fresh: dict[int, AccountState] = {}  # states read or written by the transaction in progress
+        self._fresh: dict[int, AccountState] = {}  # states read by the transaction in progress
+        self._unfolded: int | None = None  # rows in ledger_transfers_recent, None = ask the database
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
 
@@ -102,20 +136,34 @@ class SqliteLedgerStore(LedgerStoreBase):
                     # Another process inserted one of our new ids between our read and our write; run the batch
                     # again so it sees that row. A CHECK failure is a bug and re-raises after the last attempt.
                     cur.execute("ROLLBACK")
+                    self._forget()
                     if attempt == MAX_ATTEMPTS - 1:
                         raise
                 except BaseException:
                     if conn.in_transaction:
                         cur.execute("ROLLBACK")
+                    self._forget()
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _check_cache(self, cur: Cursor) -> None:
-        """Forget cached accounts if another connection (another process) has committed since we last wrote."""
+        """Forget what we know if another connection (another process) has committed since we last wrote.
+
+        Then also catch up with its timestamps: ours must be newer than every committed transfer's, so that
+        timestamps increase in commit order across processes too, as generations and look-ups assume.
+        """
         version = cur.execute("PRAGMA data_version").fetchone()[0]
         if version != self._cache_version:
-            self._cache.clear()
+            self._forget()
             self._cache_version = version
+            last = cur.execute(_LAST_TIMESTAMP).fetchone()[0]
+            if last is not None:
+                with self._ts_lock:
+                    self._last_ts = max(self._last_ts, last)
+
+    def _forget(self) -> None:
+        self._cache.clear()
+        self._unfolded = None
 
     def _remember(self, states: dict[int, AccountState]) -> None:
         if len(self._cache) + len(states) > CACHE_LIMIT:
@@ -140,8 +188,8 @@ class SqliteLedgerStore(LedgerStoreBase):
         return "IN (" + ",".join("?" * len(values)) + ")", values
 
     def _lock_accounts(self, cur: Cursor, ids: list[int]) -> dict[int, AccountState]:
-        # The write lock is held, so nothing can change under us; committed states come from the cache when it is
-        # valid, as copies, because the batch changes them in place and may still roll back.
+        # The write lock is held, so nothing can change under us: committed states come from the cache when it is
+        # valid. They are handed out as they are, not copied, because a batch that rolls back empties the cache.
         cache = self._cache
         out: dict[int, AccountState] = {}
         missing: list[bytes] = []
@@ -150,34 +198,25 @@ class SqliteLedgerStore(LedgerStoreBase):
             if s is None:
                 missing.append(i.to_bytes(16, "big"))
             else:
-                out[i] = AccountState(i, s.ledger, s.flags, s.dp, s.dpo, s.cp, s.cpo)
+                out[i] = s
         if missing:
             sql, params = self._in(missing)
             cur.execute(f"SELECT {ACCOUNT_STATE_COLUMNS} FROM ledger_accounts WHERE id {sql}", params)
-            for row in cur.fetchall():
-                fetched = account_state_from_row(row)
-                out[fetched.id] = fetched
-                self._fresh[fetched.id] = AccountState(
-                    fetched.id, fetched.ledger, fetched.flags, fetched.dp, fetched.dpo, fetched.cp, fetched.cpo
-                )
+            fresh = self._fresh
+            for r in cur.fetchall():
+                state = AccountState(int.from_bytes(r[0], "big"), r[1], r[2], r[3], r[4], r[5], r[6])
+                out[state.id] = fresh[state.id] = state
         return out
 
     def _insert_accounts(self, cur: Cursor, rows: list[tuple[Any, ...]]) -> None:
         cur.executemany(f"INSERT INTO ledger_accounts ({ACCOUNT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
 
     def _write_outcome(self, cur: Cursor, o: TransferBatchOutcome) -> None:
-        for state in o.accounts:  # the machine is done with them: after the commit they are the committed state
-            self._fresh[state.id] = state
         if o.transfers:
-            cur.executemany(
-                f"INSERT INTO ledger_transfers ({TRANSFER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                [transfer_row(t) for t in o.transfers],
-            )
+            cur.executemany(_INSERT_TRANSFERS, transfer_rows(o.transfers))
         if o.accounts:
             cur.executemany(
-                "UPDATE ledger_accounts SET debits_pending = ?, debits_posted = ?, credits_pending = ?, "
-                "credits_posted = ?, flags = ? WHERE id = ?",
-                [(a.dp, a.dpo, a.cp, a.cpo, a.flags, a.id.to_bytes(16, "big")) for a in o.accounts],
+                _UPDATE_ACCOUNTS, [(a.dp, a.dpo, a.cp, a.cpo, a.flags, a.id.to_bytes(16, "big")) for a in o.accounts]
             )
         if o.pending_created:
             cur.executemany(
@@ -200,3 +239,91 @@ class SqliteLedgerStore(LedgerStoreBase):
             cur.executemany(
                 "INSERT INTO ledger_account_history VALUES (?,?,?,?,?,?,?)", [history_row(h) for h in o.history]
             )
+        if o.transfers:
+            self._fold_if_due(cur, len(o.transfers))
+
+    def _fold_if_due(self, cur: Cursor, added: int) -> None:
+        """Move the recent transfers into a new generation of ledger_postings once there are ``FOLD_AT`` of them
+        (in the batch's transaction, so a fold is never half done)."""
+        if self._unfolded is None:
+            self._unfolded = cur.execute("SELECT count(*) FROM ledger_transfers_recent").fetchone()[0]
+        else:
+            self._unfolded += added
+        if self._unfolded < FOLD_AT:
+            return
+        cur.execute("SELECT coalesce(max(generation), 0) + 1 FROM ledger_posting_generations")
+        generation = cur.fetchone()[0]
+        cur.execute(
+            "INSERT INTO ledger_posting_generations (generation, first_timestamp, last_timestamp) "
+            "SELECT ?, min(timestamp), max(timestamp) FROM ledger_transfers_recent",
+            (generation,),
+        )
+        cur.execute(_FOLD, (generation, generation))
+        cur.execute("DELETE FROM ledger_transfers_recent")
+        self._unfolded = 0
+
+    # -- reads ----------------------------------------------------------------------------------------------
+
+    def account_transfers(self, f: AccountFilter) -> list[Transfer]:
+        """An account's transfers in timestamp order: the generations of ledger_postings oldest first, then the
+        recent table, which is newer than all of them (the other way round when reversed); stop at the limit."""
+        if not (f.debits or f.credits):
+            return []
+        key = id_bytes(f.account_id)
+        folded = ["g.last_timestamp >= ?", "g.first_timestamp <= ?"]
+        folded_params: list[Any] = [f.timestamp_min, f.timestamp_max or 2**63 - 1]  # 0 = unbounded
+        recent_params: list[Any]
+        if f.debits and f.credits:
+            recent, recent_params = ["(r.debit_account_id = ? OR r.credit_account_id = ?)"], [key, key]
+        else:
+            side = "debit_account_id" if f.debits else "credit_account_id"
+            folded.append(f"t.{side} = ?")
+            folded_params.append(key)
+            recent, recent_params = [f"r.{side} = ?"], [key]
+        for clause, value in (("timestamp >= ?", f.timestamp_min), ("timestamp <= ?", f.timestamp_max)):
+            if value:
+                folded.append("p." + clause)
+                folded_params.append(value)
+                recent.append("r." + clause)
+                recent_params.append(value)
+        if f.code:
+            for where, params in ((folded, folded_params), (recent, recent_params)):
+                where.append("t.code = ?")
+                params.append(f.code)
+        order = "DESC" if f.reversed else "ASC"
+        # One B-tree descent per generation, then the account's postings in that generation, already in
+        # (timestamp, id) order: no sort, and it stops at the limit. CROSS JOIN fixes that join order (SQLite's
+        # planner, without statistics, would rather scan every posting and sort).
+        folded_sql = (
+            f"SELECT {_T_COLUMNS} FROM ledger_posting_generations g "
+            "CROSS JOIN ledger_postings p ON p.generation = g.generation AND p.account_id = ? "
+            f"CROSS JOIN ledger_transfers t ON t.id = p.transfer_id WHERE {' AND '.join(folded)} "
+            f"ORDER BY g.generation {order}, p.timestamp {order}, p.transfer_id {order} LIMIT ?"
+        )
+        recent_sql = (
+            f"SELECT {_T_COLUMNS} FROM ledger_transfers_recent r CROSS JOIN ledger_transfers t ON t.id = r.transfer_id "
+            f"WHERE {' AND '.join(recent)} ORDER BY r.timestamp {order}, r.transfer_id {order} LIMIT ?"
+        )
+        arms: list[tuple[str, list[Any]]] = [(folded_sql, [key, *folded_params]), (recent_sql, recent_params)]
+
+        def work(cur: Cursor) -> list[Transfer]:
+            found: list[Transfer] = []
+            for sql, params in arms[::-1] if f.reversed else arms:
+                if len(found) < f.limit:
+                    cur.execute(sql, (*params, f.limit - len(found)))
+                    found += map(transfer_from_row, cur.fetchall())
+            return found
+
+        return self._read(work)
+
+    def verify(self) -> VerifyReport:
+        """The engine-independent checks, and that every transfer can be found from both of its accounts."""
+
+        def work(cur: Cursor) -> VerifyReport:
+            report = verify_ledger(cur)
+            problems = verify_postings(cur)
+            if not problems:
+                return report
+            return VerifyReport(report.accounts, report.transfers, report.problems + tuple(problems))
+
+        return self._read(work)

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from pocketbank.domain.ledger import (
+    U128_MAX,
     Account,
     AccountBalance,
     AccountState,
@@ -159,8 +160,9 @@ class LedgerStoreBase(ABC):
         # Everything else is read under the accounts' locks. A concurrent copy of the same transfer takes the same
         # locks, so by then it has committed and is seen here as existing (read before the locks, it was invisible
         # and the copy was judged afresh: a payment could be answered "declined" although it had been applied).
-        lookup = sorted(id_bytes(i) for i in ids | pending_ids if valid_id(i))
-        accounts, found, failed = self._locked_reads(cur, sorted(i for i in account_ids if valid_id(i)), lookup)
+        # (``valid_id`` inlined: a thousand calls per batch; an IN list needs no particular order.)
+        lookup = [i.to_bytes(16, "big") for i in ids | pending_ids if 0 < i < U128_MAX]
+        accounts, found, failed = self._locked_reads(cur, sorted(i for i in account_ids if 0 < i < U128_MAX), lookup)
         transfers = {t.id: t for t in found}
         referenced = [
             transfers[p] for p in pending_ids if p in transfers and transfers[p].flags & TransferFlags.PENDING

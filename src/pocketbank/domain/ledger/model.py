@@ -24,7 +24,7 @@ so no counter may pass ``AMOUNT_MAX``; the ledger refuses an overflow rather tha
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 U128_MAX = 2**128 - 1
 U64_MAX = 2**64 - 1
@@ -167,6 +167,41 @@ class Transfer:
     user_data_64: int = 0
     user_data_32: int = 0
     timestamp: int = 0  # set by the ledger; a client leaves it 0
+
+
+# A frozen dataclass's __init__ sets each field through object.__setattr__, by name: for Transfer's 13 fields that
+# was a third of the machine's time per transfer. Setting the slots through their descriptors builds the same
+# object (Transfer has no __post_init__ and no defaults to compute) in half the time.
+_TRANSFER_FIELDS = [f.name for f in fields(Transfer)]
+assert _TRANSFER_FIELDS == [
+    "id", "debit_account_id", "credit_account_id", "amount", "ledger", "code", "flags", "pending_id", "timeout",
+    "user_data_128", "user_data_64", "user_data_32", "timestamp",
+] and not hasattr(Transfer, "__post_init__")  # fmt: skip
+_new = object.__new__
+(_s_id, _s_dr, _s_cr, _s_amount, _s_ledger, _s_code, _s_flags, _s_pending_id, _s_timeout, _s_u128, _s_u64, _s_u32,
+ _s_ts) = (getattr(Transfer, name).__set__ for name in _TRANSFER_FIELDS)  # fmt: skip
+
+
+def new_transfer(
+    id: int, dr: int, cr: int, amount: int, ledger: int, code: int, flags: int, pending_id: int, timeout: int,
+    u128: int, u64: int, u32: int, timestamp: int,
+) -> Transfer:  # fmt: skip
+    """``Transfer(...)`` with every field given, in order: what the state machine calls once per transfer."""
+    t: Transfer = _new(Transfer)
+    _s_id(t, id)
+    _s_dr(t, dr)
+    _s_cr(t, cr)
+    _s_amount(t, amount)
+    _s_ledger(t, ledger)
+    _s_code(t, code)
+    _s_flags(t, flags)
+    _s_pending_id(t, pending_id)
+    _s_timeout(t, timeout)
+    _s_u128(t, u128)
+    _s_u64(t, u64)
+    _s_u32(t, u32)
+    _s_ts(t, timestamp)
+    return t
 
 
 class PendingStatus:
