@@ -126,3 +126,19 @@ def test_a_writer_hands_the_next_batch_to_another_writer_before_its_commit() -> 
     gate.set()
     assert one.result(timeout=10) == [1]
     gc.close()
+
+
+def test_a_wrong_answer_from_apply_fails_its_callers_and_the_writer_carries_on() -> None:
+    calls: list[int] = []
+
+    def apply(segments: list[Sequence[int]], handoff: Callable[[], None]) -> list[list[int]]:
+        calls.append(len(segments))
+        if len(calls) == 1:
+            return []  # a broken store: no answer for the segment
+        return [list(seg) for seg in segments]
+
+    gc: GroupCommitter[int, int] = GroupCommitter(apply, writers=1)
+    with pytest.raises(RuntimeError, match="answered 0 segments"):
+        gc.submit_async([1]).result(timeout=5)
+    assert gc.submit_async([2]).result(timeout=5) == [2]
+    gc.close()

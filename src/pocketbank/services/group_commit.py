@@ -172,9 +172,12 @@ class GroupCommitter(Generic[E, R]):
     def _commit(self, batch: list[tuple[Sequence[E], Pending[R]]], handoff: Callable[[], None]) -> None:
         try:
             results = self._apply([events for events, _ in batch], handoff)
+            if len(results) != len(batch):
+                # Checked here, not left to zip: a writer thread that died would leave every later caller waiting.
+                raise RuntimeError(f"apply answered {len(results)} segments for a batch of {len(batch)}")
         except BaseException as exc:  # every caller of a failed batch must hear about it
             for _, future in batch:
                 future.set_exception(exc)
             return
-        for (_, future), result in zip(batch, results, strict=True):
+        for (_, future), result in zip(batch, results, strict=False):
             future.set_result(result)
