@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 from fastapi.testclient import TestClient
 from web_unit_helpers import PASSWORD, WebCustomer, csrf, deposit, register, sms_code
@@ -155,8 +156,8 @@ def test_transfer_end_to_end_moves_money_once(new_client: Callable[[], TestClien
     assert Money(100_000 - 12_345, CNY).format("en") in client.get("/home").text
 
 
-def test_delayed_transfer_can_be_cancelled(new_client: Callable[[], TestClient], container: Container) -> None:
-    client, payer, _ = _pair(new_client, container)
+def _send_delayed(client: TestClient, container: Container, payer: WebCustomer) -> Any:
+    """A delayed 50.00 transfer to the payee, confirmed with its SMS code; returns the receipt page."""
     form = _form(client, "50", "delayed")
     r = client.post("/transfer/confirm", data=form | {"step": "send"})
     key = re.search(r'name="idempotency_key" value="([^"]+)"', r.text)
@@ -166,7 +167,12 @@ def test_delayed_transfer_can_be_cancelled(new_client: Callable[[], TestClient],
         "step": "submit", "challenge_id": challenge.group(1), "idempotency_key": key.group(1),
         "code": sms_code(container, payer.e164),
     }  # fmt: skip
-    r = client.post("/transfer/confirm", data=submit)
+    return client.post("/transfer/confirm", data=submit)
+
+
+def test_delayed_transfer_can_be_cancelled(new_client: Callable[[], TestClient], container: Container) -> None:
+    client, payer, _ = _pair(new_client, container)
+    r = _send_delayed(client, container, payer)
     assert "Scheduled" in r.text and 'id="cancel"' in r.text
     token = csrf(client, r.url.path)
     r = client.post(r.url.path + "/cancel", data={"csrf_token": token})
@@ -181,16 +187,7 @@ def test_home_shows_the_five_latest_entries_past_cancelled_holds(
     for i in range(5):
         deposit(container, payer.account_id, 100 + i)
     for _ in range(2):  # each leaves a hold and its void in the ledger, newest first, neither shown
-        form = _form(client, "50", "delayed")
-        r = client.post("/transfer/confirm", data=form | {"step": "send"})
-        key = re.search(r'name="idempotency_key" value="([^"]+)"', r.text)
-        challenge = re.search(r'name="challenge_id" value="([^"]+)"', r.text)
-        assert key and challenge
-        submit = form | {
-            "step": "submit", "challenge_id": challenge.group(1), "idempotency_key": key.group(1),
-            "code": sms_code(container, payer.e164),
-        }  # fmt: skip
-        r = client.post("/transfer/confirm", data=submit)
+        r = _send_delayed(client, container, payer)
         r = client.post(r.url.path + "/cancel", data={"csrf_token": csrf(client, r.url.path)})
         assert "Cancelled" in r.text
     latest = client.get("/home").text.split('id="latest"', 1)[1]
