@@ -1,0 +1,77 @@
+"""SQLite finds an account's transfers through generations of ``ledger_postings`` plus the recent rows.
+
+With the fold threshold lowered to a handful of transfers, every look-up crosses several generations and the recent
+table: whatever the filter, the answer must be exactly what a brute-force scan of all transfers gives.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from pathlib import Path
+
+import pytest
+
+from pocketbank.domain.ledger import Account, CreateTransferResult, Transfer
+from pocketbank.domain.ledger.queries import AccountFilter
+from pocketbank.storage import ledger_sqlite
+from pocketbank.storage.engine import open_ledger_store
+
+LEDGER = 1
+ACCOUNTS = list(range(1, 7))
+
+
+def test_look_ups_across_folds_match_a_brute_force_scan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ledger_sqlite, "FOLD_AT", 5)
+    store = open_ledger_store(f"sqlite:///{tmp_path / 'ledger.db'}")
+    try:
+        store.create_accounts([[Account(a, LEDGER, 1) for a in ACCOUNTS]], 1)
+        rng = random.Random(7)
+        made: list[Transfer] = []
+        next_id = itertools.count(100)
+        for size in (1, 3, 7, 2, 11, 4, 6, 1, 9, 3):  # crossing the threshold at different points, then 3 recent
+            batch = []
+            for _ in range(size):
+                debit, credit = rng.sample(ACCOUNTS, 2)
+                batch.append(Transfer(next(next_id), debit, credit, rng.randint(1, 50), LEDGER, rng.choice((1, 2))))
+            outcome = store.create_transfers([batch], 1_000)
+            assert outcome.results == [[CreateTransferResult.OK] * size]
+            made.extend(batch)
+        with ledger_sqlite.connect(str(tmp_path / "ledger.db")) as conn:
+            generations = conn.execute("SELECT count(*) FROM ledger_posting_generations").fetchone()[0]
+            recent = conn.execute("SELECT count(*) FROM ledger_transfers_recent").fetchone()[0]
+            bounds = conn.execute(
+                "SELECT first_timestamp, last_timestamp FROM ledger_posting_generations ORDER BY generation"
+            ).fetchall()
+        assert (generations, recent) == (4, 3)  # the look-ups below cross four folds and the recent rows
+
+        stored = {t.id: t for t in store.lookup_transfers([t.id for t in made])}
+        ordered = sorted(stored.values(), key=lambda t: (t.timestamp, t.id))
+        middle = ordered[len(ordered) // 3].timestamp, ordered[2 * len(ordered) // 3].timestamp
+        # Windows whose ends fall exactly on the first and last transfers of generations, where an off-by-one in
+        # choosing the generations to read would show.
+        edges = [(bounds[0][1], bounds[1][0]), (bounds[1][0], bounds[1][0]), (bounds[2][1], bounds[2][1])]
+        edges.append((bounds[3][1], ordered[-1].timestamp))  # the last fold and the recent rows
+        for account, (debits, credits), rev, limit, window, code in itertools.product(
+            ACCOUNTS,
+            ((True, True), (True, False), (False, True)),
+            (False, True),
+            (3, 100),
+            ((0, 0), middle, *edges),
+            (0, 2),
+        ):
+            f = AccountFilter(account, window[0], window[1], limit, debits, credits, rev, code)
+            expected = [
+                t
+                for t in ordered
+                if ((debits and t.debit_account_id == account) or (credits and t.credit_account_id == account))
+                and (not f.timestamp_min or t.timestamp >= f.timestamp_min)
+                and (not f.timestamp_max or t.timestamp <= f.timestamp_max)
+                and (not code or t.code == code)
+            ]
+            if rev:
+                expected.reverse()
+            assert store.account_transfers(f) == expected[:limit], f
+        assert store.verify().ok
+    finally:
+        store.close()
