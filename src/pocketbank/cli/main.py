@@ -1,4 +1,4 @@
-"""The ``pocketbank`` command: demo, ledger operations (verify, sweep) and the outbox relay, on the configured DB."""
+"""The ``pocketbank`` command: demo, schema upgrade, ledger operations (verify, sweep) and the outbox relay."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ ledger_app = typer.Typer(help="Ledger operations on POCKETBANK_DATABASE_URL.", n
 app.add_typer(ledger_app, name="ledger")
 outbox_app = typer.Typer(help="The event outbox on POCKETBANK_DATABASE_URL.", no_args_is_help=True)
 app.add_typer(outbox_app, name="outbox")
+db_app = typer.Typer(help="The schema of POCKETBANK_DATABASE_URL.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
 console = Console()
 
 
@@ -94,6 +96,17 @@ def sweep(
             time.sleep(interval)
     finally:
         container.close()
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create the tables, or migrate a database made by an earlier release (every worker also does it at start)."""
+    from pocketbank.config import Settings
+    from pocketbank.storage.engine import create_schema
+    from pocketbank.storage.migrate import head_revision
+
+    create_schema(Settings().database_url)
+    console.print(f"schema at revision {head_revision()}")
 
 
 @outbox_app.command("relay")

@@ -6,13 +6,9 @@ token). The TOTP seed, which the verifier needs back, is sealed with AES-256-GCM
 ``totp_secret`` holds the ciphertext and ``totp_key_id`` the key that sealed it; it is never returned by any API
 after enrolment. Times are nanoseconds since the epoch (UTC); 0 in ``locked_until`` means not locked.
 
-There are no migrations yet: ``create_all`` adds missing tables, never missing columns. A database made before
-the TOTP seed was sealed and staff lockout existed needs, once (then ``pocketbank reseal-totp --adopt-plaintext``)::
-
-    ALTER TABLE customers ALTER COLUMN totp_secret TYPE VARCHAR(255);  -- PostgreSQL only
-    ALTER TABLE customers ADD COLUMN totp_key_id VARCHAR(32);
-    ALTER TABLE staff_users ADD COLUMN failed_logins INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE staff_users ADD COLUMN locked_until BIGINT NOT NULL DEFAULT 0;
+A database made before the TOTP seed was sealed and staff lockout existed is upgraded by migration ``0002``
+(``pocketbank db upgrade``, or any worker at start: ``storage.migrate``); then run, once,
+``pocketbank reseal-totp --adopt-plaintext`` to seal the seeds it still holds in the clear.
 """
 
 from __future__ import annotations

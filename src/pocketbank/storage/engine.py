@@ -2,7 +2,7 @@
 
 ``sqlite:///pocketbank.db`` (the embedded default) or ``postgresql://user@host/db`` (also spelt
 ``postgresql+psycopg://``). The schema comes from ``schema.py`` through SQLAlchemy, so both engines get the same
-tables and constraints.
+tables and constraints; ``migrate`` upgrades a database made by an earlier release.
 """
 
 from __future__ import annotations
@@ -23,18 +23,20 @@ def sqlalchemy_url(url: str) -> str:
 
 
 def create_schema(url: str) -> None:
-    engine = create_engine(sqlalchemy_url(url))
-    try:
-        metadata.create_all(engine)
-    finally:
-        engine.dispose()
+    """Create a fresh database's tables, or migrate an existing one to this release (see ``migrate``)."""
+    from pocketbank.storage.migrate import upgrade_schema  # migrate imports this module
+
+    upgrade_schema(url)
 
 
 def drop_schema(url: str) -> None:
     """Drop every ledger table (tests and benchmarks start from an empty database)."""
     engine = create_engine(sqlalchemy_url(url))
     try:
-        metadata.drop_all(engine)
+        with engine.begin() as connection:
+            metadata.drop_all(connection)
+            # Alembic's table too, so the next create_schema sees a fresh database (create_all, then stamp).
+            connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
     finally:
         engine.dispose()
 
