@@ -36,6 +36,7 @@ from pocketbank.services.ports import AuditLog, EventBus, IdempotencyStore, IdGe
 from pocketbank.services.staff import StaffService
 from pocketbank.services.statements import StatementService
 from pocketbank.services.transfers import TransferService
+from pocketbank.services.unit import UnitDeps
 from pocketbank.storage.app_db import SqlUnitOfWork, make_engine
 from pocketbank.storage.audit import SqlAuditLog
 from pocketbank.storage.auth import SqlAuthStore
@@ -91,24 +92,20 @@ def build_container(
     ids = ids or SecureIdGenerator()
     bus = EventBus()
     uow, audit, outbox = SqlUnitOfWork(engine), SqlAuditLog(engine), SqlOutbox(engine)
+    deps = UnitDeps(uow, audit, outbox, bus, clock, ids)
     ledger = LedgerService(store, clock, group_commit_writers=settings.group_commit_writers)
     assets = default_registry()
-    accounts = AccountService(uow, SqlDepositAccountStore(engine), ledger, audit, outbox, bus, clock, ids, assets)
+    accounts = AccountService(deps, SqlDepositAccountStore(engine), ledger, assets)
     accounts.ensure_bank_accounts()
     auth_parts = _auth_parts(settings, clock, ids, engine, bus, accounts)
-    payees = PayeeService(uow, SqlPayeeStore(engine), accounts, audit, outbox, bus, clock, ids)
+    payees = PayeeService(deps, SqlPayeeStore(engine), accounts)
     records = SqlTransferRecordStore(engine)
     transfers = TransferService(
-        uow=uow,
+        deps=deps,
         records=records,
         accounts=accounts,
         payees=payees,
         ledger=ledger,
-        audit=audit,
-        outbox=outbox,
-        bus=bus,
-        clock=clock,
-        ids=ids,
         assets=assets,
         fees=load_fee_schedule(),
         limits=load_limit_policy(),

@@ -22,16 +22,15 @@ from pocketbank.domain.accounts import (
     limit_ledger,
 )
 from pocketbank.domain.audit import audit_by
-from pocketbank.domain.clock import Clock
 from pocketbank.domain.customers import AccountClass
-from pocketbank.domain.events import DomainEvent
 from pocketbank.domain.ids import IdKind, format_id
 from pocketbank.domain.ledger import Account, CreateAccountResult, Transfer
 from pocketbank.domain.money import AssetRegistry
 from pocketbank.domain.principals import Principal
 from pocketbank.errors import AccountNotEmpty, Conflict, Forbidden, NotFound, UnsupportedCurrency
 from pocketbank.services.ledger import LedgerService
-from pocketbank.services.ports import AuditLog, EventBus, IdGenerator, Outbox, Tx, UnitOfWork
+from pocketbank.services.ports import Tx
+from pocketbank.services.unit import UnitDeps
 
 # Currencies a customer may hold (reference: ICBC's small FX purchase currencies, trimmed to the app's list).
 ACCOUNT_CURRENCIES = ("CNY", "USD", "EUR", "HKD", "GBP", "JPY")
@@ -62,19 +61,12 @@ class AccountView:
 class AccountService:
     def __init__(
         self,
-        uow: UnitOfWork,
+        deps: UnitDeps,
         store: DepositAccountStore,
         ledger: LedgerService,
-        audit: AuditLog,
-        outbox: Outbox,
-        bus: EventBus,
-        clock: Clock,
-        ids: IdGenerator,
         assets: AssetRegistry,
     ) -> None:
-        self.uow, self.store, self.ledger = uow, store, ledger
-        self.audit, self.outbox, self.bus = audit, outbox, bus
-        self.clock, self.ids, self.assets = clock, ids, assets
+        self.d, self.store, self.ledger, self.assets = deps, store, ledger, assets
 
     # -- the bank's own accounts ----------------------------------------------------------------------------
 
@@ -123,7 +115,7 @@ class AccountService:
         ledger = self.assets.get("CNY").ledger
         account = DepositAccount(
             derive_id("deposit", customer_id, "CNY", 0), customer_id, "CNY", ledger, AccountStatus.OPEN,
-            self.clock.now_ns(), None, True,
+            self.d.now(), None, True,
         )  # fmt: skip
         self.store.insert(tx, account)
         return format_id(IdKind.ACCOUNT, account.id)
@@ -140,21 +132,15 @@ class AccountService:
         if existing:
             raise Conflict(f"you already have an open {currency} account", param="currency")
         # A customer may close and later reopen a currency: each opening is a new account with a fresh id.
-        account = self._create_ledger_account(principal.id, currency, default=False, salt=self.ids.new())
-        now = self.clock.now_ns()
+        account = self._create_ledger_account(principal.id, currency, default=False, salt=self.d.ids.new())
+        now = self.d.now()
         public = format_id(IdKind.ACCOUNT, account.id)
-        event = DomainEvent(
-            format_id(IdKind.EVENT, self.ids.new()),
-            "account.opened",
-            now,
-            principal.channel,
-            {"account": public, "currency": currency},
-        )
-        with self.uow.begin() as tx:
+        event = self.d.event("account.opened", principal.channel, now, account=public, currency=currency)
+        with self.d.uow.begin() as tx:
             self.store.insert(tx, account)
-            self.audit.append(tx, audit_by(principal, "account.opened", public, now, currency=currency))
-            self.outbox.add(tx, event)
-        self.bus.publish([event])
+            self.d.audit.append(tx, audit_by(principal, "account.opened", public, now, currency=currency))
+            self.d.outbox.add(tx, event)
+        self.d.bus.publish([event])
         return self.view(account)
 
     def _create_ledger_account(
@@ -172,7 +158,7 @@ class AccountService:
         if result not in (CreateAccountResult.OK, CreateAccountResult.EXISTS):
             raise RuntimeError(f"ledger refused the account: {result}")
         return DepositAccount(
-            account_id, customer_id, currency, ledger, AccountStatus.OPEN, self.clock.now_ns(), None, default
+            account_id, customer_id, currency, ledger, AccountStatus.OPEN, self.d.now(), None, default
         )
 
     # -- reading --------------------------------------------------------------------------------------------
@@ -230,7 +216,7 @@ class AccountService:
         view = self.view(account)
         if view.balance != 0 or view.available != 0 or view.pending_in != 0:
             raise AccountNotEmpty("move the remaining balance out before closing", param="account_id")
-        now = self.clock.now_ns()
+        now = self.d.now()
         closing_id = derive_id(account.id, "closing")
         result = self.ledger.close_account(
             account.id,
@@ -242,14 +228,12 @@ class AccountService:
         if result.value not in ("ok", "exists"):
             raise Conflict(f"the ledger refused to close the account: {result.value}", param="account_id")
         public = format_id(IdKind.ACCOUNT, account.id)
-        event = DomainEvent(
-            format_id(IdKind.EVENT, self.ids.new()), "account.closed", now, principal.channel, {"account": public}
-        )
-        with self.uow.begin() as tx:
+        event = self.d.event("account.closed", principal.channel, now, account=public)
+        with self.d.uow.begin() as tx:
             self.store.set_status(tx, account.id, AccountStatus.CLOSED, now)
-            self.audit.append(tx, audit_by(principal, "account.closed", public, now))
-            self.outbox.add(tx, event)
-        self.bus.publish([event])
+            self.d.audit.append(tx, audit_by(principal, "account.closed", public, now))
+            self.d.outbox.add(tx, event)
+        self.d.bus.publish([event])
         return self.view(self.owned(principal.id, account.id))
 
     # -- the counter: cash deposits -------------------------------------------------------------------------
@@ -270,8 +254,8 @@ class AccountService:
         result = self.ledger.create_transfers([transfer])[0]
         if result.value not in ("ok", "exists"):
             raise Conflict(f"the deposit was refused: {result.value}", param="account_id")
-        now = self.clock.now_ns()
+        now = self.d.now()
         public = format_id(IdKind.ACCOUNT, account.id)
-        with self.uow.begin() as tx:
-            self.audit.append(tx, audit_by(staff, "account.cash_deposited", public, now, amount=amount))
+        with self.d.uow.begin() as tx:
+            self.d.audit.append(tx, audit_by(staff, "account.cash_deposited", public, now, amount=amount))
         return self.view(account)

@@ -21,9 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from pocketbank.domain.audit import audit_by
-from pocketbank.domain.clock import NS_PER_SECOND, Clock
+from pocketbank.domain.clock import NS_PER_SECOND
 from pocketbank.domain.events import DomainEvent
-from pocketbank.domain.ids import IdKind, format_id
 from pocketbank.domain.principals import Principal
 from pocketbank.errors import AccountLocked, PocketBankError, RateLimited
 from pocketbank.services.auth_ports import (
@@ -37,7 +36,8 @@ from pocketbank.services.auth_ports import (
     StaffStore,
     TxRunner,
 )
-from pocketbank.services.ports import AuditLog, EventBus, IdGenerator, Outbox, Tx
+from pocketbank.services.ports import Tx
+from pocketbank.services.unit import UnitDeps
 
 MINUTE: Final = 60 * NS_PER_SECOND
 CODE_DIGITS: Final = 6
@@ -67,15 +67,10 @@ class RateLimits:
 
 
 @dataclass
-class AuthDeps:
+class AuthDeps(UnitDeps):
     """Every adapter the customers & auth services use, built once in ``bootstrap``."""
 
-    uow: TxRunner
-    audit: AuditLog
-    outbox: Outbox
-    bus: EventBus
-    clock: Clock
-    ids: IdGenerator
+    uow: TxRunner  # token checks also read outside a unit of work
     customers: CustomerStore
     store: AuthStore
     staff: StaffStore
@@ -85,12 +80,6 @@ class AuthDeps:
     box: SecretBox  # seals TOTP seeds at rest
     common_passwords: frozenset[str]
     limits: RateLimits = field(default_factory=RateLimits)
-
-    def now(self) -> int:
-        return self.clock.now_ns()
-
-    def event(self, type_: str, channel: str, at: int, **data: Any) -> DomainEvent:
-        return DomainEvent(format_id(IdKind.EVENT, self.ids.new()), type_, at, channel, data)
 
     def rate(self, key: str, rule: RateRule, now: int) -> None:
         wait = self.limiter.hit(key, limit=rule.limit, window_seconds=rule.window_seconds, now_ns=now)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Protocol
 
 from pocketbank.domain.audit import audit_by
-from pocketbank.domain.clock import Clock
 from pocketbank.domain.customers import normalise_name
 from pocketbank.domain.events import DomainEvent
 from pocketbank.domain.ids import IdKind, format_id
@@ -13,7 +12,8 @@ from pocketbank.domain.payees import Payee
 from pocketbank.domain.principals import Principal
 from pocketbank.errors import Conflict, NotFound, SameAccount
 from pocketbank.services.accounts import AccountService
-from pocketbank.services.ports import AuditLog, EventBus, IdGenerator, Outbox, Tx, UnitOfWork
+from pocketbank.services.ports import Tx
+from pocketbank.services.unit import UnitDeps
 
 MAX_PAYEES = 200
 
@@ -31,17 +31,11 @@ class PayeeStore(Protocol):
 class PayeeService:
     def __init__(
         self,
-        uow: UnitOfWork,
+        deps: UnitDeps,
         store: PayeeStore,
         accounts: AccountService,
-        audit: AuditLog,
-        outbox: Outbox,
-        bus: EventBus,
-        clock: Clock,
-        ids: IdGenerator,
     ) -> None:
-        self.uow, self.store, self.accounts = uow, store, accounts
-        self.audit, self.outbox, self.bus, self.clock, self.ids = audit, outbox, bus, clock, ids
+        self.d, self.store, self.accounts = deps, store, accounts
 
     def add(self, principal: Principal, name: str, account_id: int) -> Payee:
         name = normalise_name(name)
@@ -53,17 +47,17 @@ class PayeeService:
             raise SameAccount("your own accounts need no payee", param="account_id")
         if len(self.store.list_for_customer(principal.id)) >= MAX_PAYEES:
             raise Conflict(f"a customer can keep at most {MAX_PAYEES} payees; remove one first", param="account_id")
-        now = self.clock.now_ns()
-        payee = Payee(self.ids.new(), principal.id, name, target.id, target.currency, now)
+        now = self.d.now()
+        payee = Payee(self.d.ids.new(), principal.id, name, target.id, target.currency, now)
         public = format_id(IdKind.PAYEE, payee.id)
         event = DomainEvent(
-            format_id(IdKind.EVENT, self.ids.new()), "payee.added", now, principal.channel, {"payee": public}
+            format_id(IdKind.EVENT, self.d.ids.new()), "payee.added", now, principal.channel, {"payee": public}
         )
-        with self.uow.begin() as tx:
+        with self.d.uow.begin() as tx:
             self.store.insert(tx, payee)
-            self.audit.append(tx, audit_by(principal, "payee.added", public, now))
-            self.outbox.add(tx, event)
-        self.bus.publish([event])
+            self.d.audit.append(tx, audit_by(principal, "payee.added", public, now))
+            self.d.outbox.add(tx, event)
+        self.d.bus.publish([event])
         return payee
 
     def list(self, principal: Principal) -> list[Payee]:
@@ -77,8 +71,8 @@ class PayeeService:
 
     def remove(self, principal: Principal, payee_id: int) -> None:
         payee = self.get(principal, payee_id)
-        now = self.clock.now_ns()
+        now = self.d.now()
         public = format_id(IdKind.PAYEE, payee.id)
-        with self.uow.begin() as tx:
+        with self.d.uow.begin() as tx:
             self.store.remove(tx, payee.id, now)
-            self.audit.append(tx, audit_by(principal, "payee.removed", public, now))
+            self.d.audit.append(tx, audit_by(principal, "payee.removed", public, now))

@@ -14,7 +14,6 @@ from typing import Protocol
 from pocketbank.domain.accounts import fee_account_id
 from pocketbank.domain.audit import AuditRecord, audit_by
 from pocketbank.domain.channels import AuthMethod, Channel
-from pocketbank.domain.clock import Clock
 from pocketbank.domain.events import DomainEvent
 from pocketbank.domain.ids import IdKind, format_id
 from pocketbank.domain.principals import Principal, PrincipalKind
@@ -36,7 +35,8 @@ from pocketbank.errors import (
     TransferNotReversible,
 )
 from pocketbank.services.ledger import LedgerService
-from pocketbank.services.ports import AuditLog, EventBus, IdGenerator, Outbox, Tx, UnitOfWork
+from pocketbank.services.ports import Tx
+from pocketbank.services.unit import UnitDeps
 
 
 class TransferRecordStore(Protocol):
@@ -104,17 +104,11 @@ def raise_for_chain(ledger: LedgerService, legs: Sequence[ChainLeg], results: Se
 class TransferEffects:
     def __init__(
         self,
-        uow: UnitOfWork,
+        deps: UnitDeps,
         records: TransferRecordStore,
         ledger: LedgerService,
-        audit: AuditLog,
-        outbox: Outbox,
-        bus: EventBus,
-        clock: Clock,
-        ids: IdGenerator,
     ) -> None:
-        self.uow, self.records, self.ledger = uow, records, ledger
-        self.audit, self.outbox, self.bus, self.clock, self.ids = audit, outbox, bus, clock, ids
+        self.d, self.records, self.ledger = deps, records, ledger
 
     # -- creation -------------------------------------------------------------------------------------------
 
@@ -132,7 +126,7 @@ class TransferEffects:
 
     def submit(self, principal: Principal, record: TransferRecord) -> TransferRecord:
         """Record the intent (if new), send the chain, and write the outcome back."""
-        with self.uow.begin() as tx:
+        with self.d.uow.begin() as tx:
             self.records.insert(tx, record)
         results = [r.value for r in self.ledger.create_transfers([leg.transfer for leg in record.legs])]
         failure = chain_failure(record.legs, results)
@@ -141,26 +135,27 @@ class TransferEffects:
             if code == "id_already_failed":
                 leg = next(leg for leg in record.legs if leg.role == role)
                 code = self.ledger.failed_result(leg.transfer.id) or code
-            with self.uow.begin() as tx:
+            with self.d.uow.begin() as tx:
                 self.records.set_status(
                     tx, record.id, TransferStatus.FAILED, TransferStatus.PROCESSING, f"{role}/{code}"
                 )
-                self.audit.append(
-                    tx, _audit(principal, "transfer.failed", record, self.clock.now_ns(), {"leg": role, "result": code})
+                self.d.audit.append(
+                    tx,
+                    _audit(principal, "transfer.failed", record, self.d.now(), {"leg": role, "result": code}),
                 )
             raise error_for(role, code)
         final = TransferStatus.SCHEDULED if record.scheduled_for is not None else TransferStatus.POSTED
         event = self._event(principal, "transfer.created", record)
-        with self.uow.begin() as tx:
+        with self.d.uow.begin() as tx:
             # False when a concurrent retry finished it first: then that retry wrote the audit and the event.
             won = self.records.set_status(tx, record.id, final, TransferStatus.PROCESSING)
             if won:
-                self.audit.append(
-                    tx, _audit(principal, "transfer.created", record, self.clock.now_ns(), {"fee": record.fee})
+                self.d.audit.append(
+                    tx, _audit(principal, "transfer.created", record, self.d.now(), {"fee": record.fee})
                 )
-                self.outbox.add(tx, event)
+                self.d.outbox.add(tx, event)
         if won:
-            self.bus.publish([event])
+            self.d.bus.publish([event])
             return replace(record, status=final)  # what the row now holds: no need to read it back
         done = self.records.get(record.id)
         assert done is not None
@@ -223,11 +218,11 @@ class TransferEffects:
         expected: TransferStatus | None = None,
     ) -> TransferRecord:
         event = self._event(principal, action, record)
-        with self.uow.begin() as tx:
+        with self.d.uow.begin() as tx:
             if self.records.set_status(tx, record.id, status, expected or record.status, reason):
-                self.audit.append(tx, _audit(principal, action, record, self.clock.now_ns(), {"reason": reason}))
-                self.outbox.add(tx, event)
-        self.bus.publish([event])
+                self.d.audit.append(tx, _audit(principal, action, record, self.d.now(), {"reason": reason}))
+                self.d.outbox.add(tx, event)
+        self.d.bus.publish([event])
         done = self.records.get(record.id)
         assert done is not None
         return done
@@ -242,4 +237,4 @@ class TransferEffects:
             "arrival": record.arrival,
             "auth_method": record.auth_method,
         }
-        return DomainEvent(format_id(IdKind.EVENT, self.ids.new()), action, self.clock.now_ns(), record.channel, data)
+        return self.d.event(action, record.channel, self.d.now(), **data)

@@ -33,7 +33,7 @@ from pocketbank.domain.accounts import (
 )
 from pocketbank.domain.arrival import ArrivalMode, scheduled_for
 from pocketbank.domain.channels import AuthMethod
-from pocketbank.domain.clock import NS_PER_SECOND, Clock
+from pocketbank.domain.clock import NS_PER_SECOND
 from pocketbank.domain.customers import AccountClass
 from pocketbank.domain.ids import IdKind, format_id
 from pocketbank.domain.ledger import AMOUNT_MAX, Account, AccountFlags, Transfer
@@ -63,8 +63,9 @@ from pocketbank.errors import (
 from pocketbank.services.accounts import AccountService
 from pocketbank.services.ledger import LedgerService
 from pocketbank.services.payees import PayeeService
-from pocketbank.services.ports import AuditLog, EventBus, IdGenerator, Outbox, StepUpVerifier, UnitOfWork
+from pocketbank.services.ports import StepUpVerifier
 from pocketbank.services.transfer_effects import TransferEffects, TransferRecordStore
+from pocketbank.services.unit import UnitDeps
 
 
 class CustomerDirectory(Protocol):
@@ -125,26 +126,21 @@ class TransferService:
     def __init__(
         self,
         *,
-        uow: UnitOfWork,
+        deps: UnitDeps,
         records: TransferRecordStore,
         accounts: AccountService,
         payees: PayeeService,
         ledger: LedgerService,
-        audit: AuditLog,
-        outbox: Outbox,
-        bus: EventBus,
-        clock: Clock,
-        ids: IdGenerator,
         assets: AssetRegistry,
         fees: FeeSchedule,
         limits: LimitPolicy,
         directory: CustomerDirectory,
         step_up: StepUpVerifier,
     ) -> None:
-        self.records, self.accounts, self.payees, self.ledger = records, accounts, payees, ledger
-        self.clock, self.assets, self.fees, self.limits = clock, assets, fees, limits
-        self.directory, self.step_up, self.ids = directory, step_up, ids
-        self.effects = TransferEffects(uow, records, ledger, audit, outbox, bus, clock, ids)
+        self.d, self.records, self.accounts, self.payees, self.ledger = deps, records, accounts, payees, ledger
+        self.assets, self.fees, self.limits = assets, fees, limits
+        self.directory, self.step_up = directory, step_up
+        self.effects = TransferEffects(deps, records, ledger)
         self._funded: set[int] = set()  # limit allowance accounts known to exist and be funded
 
     # -- reading and quoting --------------------------------------------------------------------------------
@@ -162,7 +158,7 @@ class TransferService:
     def _quote(self, principal: Principal, draft: TransferDraft, r: _Resolved) -> Quote:
         asset = self.assets.get(r.source.currency)
         fee = self._fee(principal, Money(draft.amount, asset))
-        accepted = datetime.fromtimestamp(self.clock.now_ns() / NS_PER_SECOND, tz=UTC)
+        accepted = datetime.fromtimestamp(self.d.now() / NS_PER_SECOND, tz=UTC)
         when = scheduled_for(draft.arrival, accepted)
         return Quote(
             fee=fee,
@@ -235,7 +231,7 @@ class TransferService:
         if proof is None:
             raise StepUpRequired("confirm this transfer with a step-up code", param="step_up")
         binding = binding_digest(principal.public_id, draft.amount, draft.currency, draft.destination_ref)
-        method = self.step_up.verify(principal, proof.challenge_id, proof.code, binding, self.clock.now_ns())
+        method = self.step_up.verify(principal, proof.challenge_id, proof.code, binding, self.d.now())
         return self._execute(principal, principal.id, draft, r, transfer_id, method)
 
     def create_at_counter(
@@ -290,7 +286,7 @@ class TransferService:
             auth_method=method.value,
             arrival=draft.arrival.value,
             status=TransferStatus.PROCESSING,
-            created_at=self.clock.now_ns(),
+            created_at=self.d.now(),
             scheduled_for=quote.scheduled_for,
             payee_id=r.payee.id if r.payee else None,
             memo=draft.memo,
@@ -306,7 +302,7 @@ class TransferService:
         schedule = self.limits.schedule(asset.code)  # LimitsUnavailable when the currency has no limits
         account_class = self.directory.account_class(customer_id)
         applicable = schedule.applicable_limits(method, account_class, to_own_account=r.to_own)
-        now = self.clock.now_ns()
+        now = self.d.now()
         if not r.to_own and not principal.is_staff:
             added_at = r.payee.added_at if r.payee else 0
             cap = cooling_off_cap(added_at, self.directory.device_trusted_at(principal), now, schedule.cooling_off)
@@ -357,4 +353,4 @@ class TransferService:
 
     def post_due(self, limit: int = 500) -> int:
         """The scheduler: post every scheduled transfer whose arrival time has come. Returns how many."""
-        return self.effects.post_due(self.clock.now_ns(), limit)
+        return self.effects.post_due(self.d.now(), limit)
