@@ -1,0 +1,64 @@
+"""The text array literals the PostgreSQL ledger sends: PostgreSQL must read back exactly the values encoded."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from pocketbank.domain.ledger import U128_MAX
+from pocketbank.storage import pg_arrays as arr
+from pocketbank.storage.ledger_postgres import libpq_url
+
+INT8_MIN, INT8_MAX = -(2**63), 2**63 - 1
+
+
+@pytest.fixture
+def conn(pg_url: str) -> psycopg.Connection[tuple[object, ...]]:
+    with psycopg.connect(libpq_url(pg_url)) as c:
+        yield c
+
+
+def read(conn: psycopg.Connection[tuple[object, ...]], literal: str, sql_type: str) -> list[object]:
+    row = conn.execute(f"SELECT %s::{sql_type}[]", [literal]).fetchone()
+    assert row is not None
+    return list(row[0])  # type: ignore[call-overload]
+
+
+def test_ids_are_16_byte_big_endian(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    values = [1, 255, 2**64, 2**127 + 12345, U128_MAX - 1]
+    assert read(conn, arr.ids(values), "bytea") == [v.to_bytes(16, "big") for v in values]
+
+
+def test_zero_pending_id_is_null(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    assert read(conn, arr.ids_or_null([0, 7, 0]), "bytea") == [None, (7).to_bytes(16, "big"), None]
+
+
+def test_user_data_64_is_8_bytes(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    values = [0, 1, 2**64 - 1]
+    assert read(conn, arr.u64s(values), "bytea") == [v.to_bytes(8, "big") for v in values]
+
+
+def test_byte_strings_round_trip(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    values = [b"", b"\x00\\\"{},", bytes(range(256))]
+    assert read(conn, arr.byteas(values), "bytea") == values
+
+
+def test_integers_to_the_ends_of_int8(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    values = [INT8_MIN, -1, 0, 1, INT8_MAX]
+    assert read(conn, arr.ints(values), "int8") == values
+
+
+def test_empty_arrays(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    assert read(conn, arr.ints([]), "int8") == []
+    assert read(conn, arr.ids([]), "bytea") == []
+
+
+def test_result_codes_stay_strings(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    codes = ["exceeds_credits", "exists_with_different_user_data_128", "null"]
+    assert read(conn, arr.codes(codes), "text") == codes
+
+
+@pytest.mark.parametrize("bad", ["", "Exceeds", "a,b", 'a"b', "a\\b", "a b", "{x}"])
+def test_anything_but_a_result_code_is_refused(bad: str) -> None:
+    with pytest.raises(ValueError, match="not a result code"):
+        arr.codes(["ok", bad])
