@@ -29,6 +29,7 @@ from pocketbank.services.auth import AuthService
 from pocketbank.services.auth_common import AuthDeps
 from pocketbank.services.auth_ports import AccountOpener, RateLimiter, SmsSender
 from pocketbank.services.customers import CustomerService
+from pocketbank.services.housekeeping import DAY_NS, HOUR_NS, Housekeeping, RetentionPolicy
 from pocketbank.services.ledger import LedgerService
 from pocketbank.services.outbox_relay import OutboxRelay
 from pocketbank.services.payees import PayeeService
@@ -72,6 +73,7 @@ class Container:
     staff: StaffService
     sms: SmsSender
     rate_limiter: RateLimiter
+    housekeeping: Housekeeping
     relay: OutboxRelay | None = None  # publishes the outbox to NATS JetStream when POCKETBANK_NATS_URL is set
 
     def close(self) -> None:
@@ -100,6 +102,10 @@ def build_container(
     auth_parts = _auth_parts(settings, clock, ids, engine, bus, accounts)
     payees = PayeeService(deps, SqlPayeeStore(engine), accounts)
     records = SqlTransferRecordStore(engine)
+    idempotency = SqlIdempotencyStore(engine)
+    retention = RetentionPolicy(
+        idempotency_ns=settings.idempotency_retention_hours * HOUR_NS, outbox_ns=settings.outbox_retention_days * DAY_NS
+    )
     transfers = TransferService(
         deps=deps,
         records=records,
@@ -120,7 +126,7 @@ def build_container(
         uow=uow,
         audit=audit,
         outbox=outbox,
-        idempotency=SqlIdempotencyStore(engine),
+        idempotency=idempotency,
         bus=bus,
         ledger=ledger,
         assets=assets,
@@ -128,9 +134,17 @@ def build_container(
         payees=payees,
         transfers=transfers,
         statements=StatementService(accounts, ledger, records),
-        relay=OutboxRelay(outbox, NatsJetStreamPublisher(settings.nats_url), clock) if settings.nats_url else None,
+        housekeeping=Housekeeping(idempotency, outbox, clock, retention),
+        relay=_relay(settings, outbox, clock),
         **auth_parts,
     )
+
+
+def _relay(settings: Settings, outbox: SqlOutbox, clock: Clock) -> OutboxRelay | None:
+    if not settings.nats_url:
+        return None
+    publisher = NatsJetStreamPublisher(settings.nats_url, max_age_seconds=settings.event_stream_max_age_days * 86_400)
+    return OutboxRelay(outbox, publisher, clock)
 
 
 class AuthParts(TypedDict):

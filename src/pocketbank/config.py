@@ -28,6 +28,18 @@ class Settings(BaseSettings):
         description="nats://host:4222 (JetStream enabled): relay the outbox to the stream POCKETBANK_EVENTS, subjects "
         "pocketbank.events.<type>; unset: no relay, events reach in-process subscribers only",
     )
+    idempotency_retention_hours: int = Field(
+        default=24,
+        ge=24,
+        le=24 * 90,
+        description="How long an Idempotency-Key replays its first response (Stripe keeps keys at least 24 hours)",
+    )
+    outbox_retention_days: int = Field(
+        default=7, ge=1, le=3650, description="How long a published event stays in the outbox table; unpublished: kept"
+    )
+    event_stream_max_age_days: int = Field(
+        default=30, ge=1, le=3650, description="NATS JetStream keeps an event this long (the stream's max_age)"
+    )
     password_hash_profile: Literal["owasp", "fast"] = Field(
         default="owasp", description="argon2id cost: owasp (m=19 MiB, t=2, p=1); fast is for tests only"
     )

@@ -195,6 +195,39 @@ def test_same_key_different_body_is_422(client: TestClient, container: Container
     assert balance(client, pair.b) == 700
 
 
+def test_after_the_key_is_purged_a_retry_finds_its_transfer_and_another_payment_is_refused(
+    client: TestClient, container: Container, pair: Pair
+) -> None:
+    a = pair.a
+
+    def purge_keys() -> None:
+        advance(container, client, 25 * 3600, a, pair.b)  # past the 24 hours a key replays its response
+        assert container.housekeeping.run_once().idempotency_keys >= 1
+
+    first = transfer(client, container, a, 700, payee_id=pair.payee, key="pay-old")
+    assert first.status_code == 201, first.text
+    purge_keys()
+    # Nothing replays now; the transfer id derived from the key still finds the transfer: the same payment again
+    # is that transfer, not a second one...
+    again = transfer(client, container, a, 700, payee_id=pair.payee, key="pay-old")
+    assert again.status_code == 201, again.text
+    assert "idempotent-replayed" not in again.headers
+    assert again.json()["id"] == first.json()["id"]
+    # ...and another payment under the old key is refused, not answered with the old transfer. (The purge comes
+    # first each time: with the key's row present, the idempotency layer would refuse the new body itself.)
+    for changed in ({"amount": 701}, {"memo": "different"}, {"arrival": "next_day"}):
+        purge_keys()
+        options = {"amount": 700, "memo": None, "arrival": None} | changed
+        r = transfer(
+            client, container, a, int(str(options["amount"])), payee_id=pair.payee, key="pay-old",
+            memo=options["memo"] and str(options["memo"]), arrival=options["arrival"] and str(options["arrival"]),
+        )  # fmt: skip
+        problem(r, 422, "idempotency_key_reused", "Idempotency-Key")
+    assert balance(client, pair.b) == 700
+    assert len(statement(client, pair.b).json()["data"]) == 1
+    ledger_ok(container)
+
+
 def test_keys_are_scoped_to_the_customer(client: TestClient, container: Container, pair: Pair, teller) -> None:
     a, b = pair.a, pair.b
     deposit(client, teller, b.account_id, yuan(100))

@@ -1,5 +1,5 @@
-"""Schema migrations on every engine: a pre-TOTP-sealing database is upgraded in place, rows intact; a fresh one
-is stamped at head; a second run and concurrent runs change nothing."""
+"""Schema migrations on every engine: a database from before TOTP sealing (and the outbox purge index) is upgraded
+in place, rows intact; a fresh one is stamped at head; a second run and concurrent runs change nothing."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ def _make_old_database(url: str) -> None:
             conn.exec_driver_sql("ALTER TABLE customers DROP COLUMN totp_key_id")
             conn.exec_driver_sql("ALTER TABLE staff_users DROP COLUMN failed_logins")
             conn.exec_driver_sql("ALTER TABLE staff_users DROP COLUMN locked_until")
+            conn.exec_driver_sql("DROP INDEX ix_outbox_dispatched")  # 0003
             if conn.dialect.name == "postgresql":
                 conn.exec_driver_sql("ALTER TABLE customers ALTER COLUMN totp_secret TYPE VARCHAR(64)")
             conn.execute(
@@ -64,6 +65,7 @@ def _snapshot(url: str) -> dict[str, object]:
                 "customer": conn.exec_driver_sql("SELECT public_id, totp_secret, totp_key_id FROM customers").all(),
                 "staff": conn.exec_driver_sql("SELECT username, failed_logins, locked_until FROM staff_users").all(),
                 "tables": set(insp.get_table_names()),
+                "outbox_indexes": {ix["name"] for ix in insp.get_indexes("outbox")},
             }
     finally:
         engine.dispose()
@@ -87,6 +89,7 @@ def test_old_database_is_upgraded_in_place(db_url: str) -> None:
     # Rows survive; the new NOT NULL columns are filled with "no failed logins, not locked".
     assert [tuple(r) for r in after["customer"]] == [("cus_old", "JBSWY3DPEHPK3PXP", None)]  # type: ignore[attr-defined]
     assert [tuple(r) for r in after["staff"]] == [("olduser", 0, 0)]  # type: ignore[attr-defined]
+    assert after["outbox_indexes"] == {"ix_outbox_undispatched", "ix_outbox_dispatched"}
 
     create_schema(db_url)  # a second run is a no-op
     assert _snapshot(db_url) == after

@@ -1,7 +1,8 @@
 """The ASGI entry point for ``pocketbank serve`` (``uvicorn --factory pocketbank.api.main:create_app_from_env``).
 
 Each uvicorn worker process builds its own container from the environment, and runs the bank's background jobs
-(the scheduler that posts delayed transfers, the ledger's pending-transfer sweeper) in a daemon thread. Running them
+(the scheduler that posts delayed transfers, the ledger's pending-transfer sweeper, and every 5 minutes housekeeping:
+expired idempotency keys and long-published outbox events) in a daemon thread. Running them
 in every worker is safe: posting and expiring are exactly-once in the ledger, whoever gets there first.
 
 With ``POCKETBANK_NATS_URL`` set, a second daemon thread relays the outbox to NATS JetStream every second
@@ -27,17 +28,24 @@ from pocketbank.services.outbox_relay import OutboxRelay
 log = structlog.get_logger("pocketbank.jobs")
 
 JOB_INTERVAL_SECONDS = 5.0
+HOUSEKEEPING_EVERY = 60  # job ticks: every 5 minutes (a run deletes in bounded steps: services.housekeeping)
 RELAY_INTERVAL_SECONDS = 1.0
 RELAY_MAX_BACKOFF_SECONDS = 30.0
 
 
-def run_jobs(container: Container, stop: threading.Event) -> None:
-    while not stop.wait(JOB_INTERVAL_SECONDS):
+def run_jobs(container: Container, stop: threading.Event, interval: float = JOB_INTERVAL_SECONDS) -> None:
+    ticks = 0
+    while not stop.wait(interval):
         try:
             posted = container.transfers.post_due()
             expired = container.ledger.expire_pending()
             if posted or expired:
                 log.info("jobs", transfers_posted=posted, pending_expired=expired)
+            ticks += 1
+            if ticks % HOUSEKEEPING_EVERY == 1:  # the first tick too: a restarted worker catches up at once
+                done = container.housekeeping.run_once()
+                if done.total:
+                    log.info("housekeeping", idempotency_keys=done.idempotency_keys, outbox_events=done.outbox_events)
         except Exception:  # a failed pass is retried on the next tick; the jobs must not die
             log.exception("background job failed")
 

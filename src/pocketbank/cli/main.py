@@ -134,6 +134,19 @@ def outbox_relay(
 
 
 @app.command()
+def housekeeping() -> None:
+    """Delete expired idempotency keys and long-published outbox events once (`serve` runs it every 5 minutes)."""
+    container = build_container()
+    try:
+        done = container.housekeeping.run_once()
+        console.print(
+            f"deleted {done.idempotency_keys} idempotency key(s) and {done.outbox_events} published outbox event(s)"
+        )
+    finally:
+        container.close()
+
+
+@app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,

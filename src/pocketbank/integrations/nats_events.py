@@ -16,6 +16,7 @@ fails ends the batch (see ``EventPublisher.publish``), with one log line saying 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import re
 import threading
@@ -75,12 +76,14 @@ class NatsJetStreamPublisher:
         stream: str = DEFAULT_STREAM,
         subject_prefix: str = DEFAULT_PREFIX,
         duplicate_window: float = 120.0,
+        max_age_seconds: float | None = None,
         connect_timeout: float = 2.0,
         ack_timeout: float = 5.0,
         reconnect_wait: float = 2.0,
     ) -> None:
         self.url, self.stream, self.prefix = url, stream, subject_prefix
         self.duplicate_window, self.connect_timeout = duplicate_window, connect_timeout
+        self.max_age = max_age_seconds  # the stream's retention; None: keep events until the stream's other limits
         self.ack_timeout, self.reconnect_wait = ack_timeout, reconnect_wait
         self._lock = threading.Lock()  # one batch at a time, so the events of two batches never interleave
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -194,15 +197,22 @@ class NatsJetStreamPublisher:
 
     async def _ensure_stream(self, js: JetStreamContext) -> None:
         try:
-            await js.stream_info(self.stream)
-            return
+            info = await js.stream_info(self.stream)
         except nats.js.errors.NotFoundError:
-            pass
+            info = None
+        if info is not None:
+            # A stream made before retention was configured (or with another one) takes the configured max age;
+            # the rest of its configuration is the operator's and stays as it is.
+            if self.max_age is not None and info.config.max_age != self.max_age:
+                await js.update_stream(dataclasses.replace(info.config, max_age=self.max_age))
+                log.info("nats stream retention set", stream=self.stream, max_age_seconds=self.max_age)
+            return
         config = StreamConfig(
             name=self.stream,
             subjects=[f"{self.prefix}.>"],
             storage=StorageType.FILE,
             duplicate_window=self.duplicate_window,
+            max_age=self.max_age,
         )
         try:
             await js.add_stream(config)

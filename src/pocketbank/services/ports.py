@@ -48,6 +48,10 @@ class Outbox(Protocol):
 
     def mark_dispatched(self, ids: Sequence[str], at: int) -> None: ...
 
+    def purge_dispatched(self, older_than: int, limit: int) -> int:
+        """Delete up to ``limit`` events dispatched before ``older_than`` (ns); never one not yet dispatched."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class IdempotentResponse:
@@ -78,7 +82,9 @@ class IdempotencyStore(Protocol):
         derived from the key, so running again can never move it twice)."""
         ...
 
-    def purge(self, older_than: int) -> int: ...
+    def purge(self, older_than: int, limit: int) -> int:
+        """Delete up to ``limit`` keys claimed before ``older_than`` (ns), oldest first; returns how many."""
+        ...
 
 
 class IdGenerator(Protocol):

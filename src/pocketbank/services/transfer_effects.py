@@ -7,7 +7,7 @@ chain's ids are fixed, so resubmitting it after a crash can only answer ``exists
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Protocol
 
@@ -28,6 +28,7 @@ from pocketbank.domain.transfers import (
 from pocketbank.errors import (
     AccountClosed,
     Conflict,
+    IdempotencyKeyReused,
     InsufficientFunds,
     LimitExceeded,
     PocketBankError,
@@ -112,11 +113,20 @@ class TransferEffects:
 
     # -- creation -------------------------------------------------------------------------------------------
 
-    def existing(self, principal: Principal, transfer_id: int) -> TransferRecord | None:
-        """The outcome of an earlier attempt with the same key, resuming it if it was cut short."""
+    def existing(
+        self, principal: Principal, transfer_id: int, same: Callable[[TransferRecord], bool] | None = None
+    ) -> TransferRecord | None:
+        """The outcome of an earlier attempt with the same key, resuming it if it was cut short.
+
+        ``same`` tells a retry from a different request that reuses the key: that one is refused.
+        """
         record = self.records.get(transfer_id)
         if record is None:
             return None
+        if same is not None and not same(record):
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was used for a different transfer; use a new key", param="Idempotency-Key"
+            )
         if record.status is TransferStatus.PROCESSING:
             return self.submit(principal, record)
         if record.status is TransferStatus.FAILED:

@@ -4,7 +4,8 @@ Creating a transfer, in order:
 
 1. the transfer id is derived from the customer and the ``Idempotency-Key``; if that transfer already exists (a
    retry whose first response was lost) it is returned as it is, before anything else is checked: the step-up
-   code of the first attempt is spent, and the money must not move twice;
+   code of the first attempt is spent, and the money must not move twice. If it asks for another payment (the
+   key's stored response was purged after its retention, and the key reused) it is refused, never returned;
 2. accounts, payee and amount are checked; the step-up proof must match this amount and payee exactly;
 3. the fee comes from the fee schedule for the channel; per-transaction and cooling-off caps are checked, in the
    transfer's currency (its own limit schedule; a currency without one is refused, never left unlimited);
@@ -85,6 +86,18 @@ class TransferDraft:
     payee_id: int | None = None
     arrival: ArrivalMode = ArrivalMode.REAL_TIME
     memo: str = ""
+
+    def matches(self, record: TransferRecord) -> bool:
+        """Whether ``record`` is what this draft asks for: a retry of it, not another payment under the same key."""
+        to_payee = self.payee_id is not None
+        return (
+            record.from_account == self.from_account
+            and record.amount == self.amount
+            and record.currency == self.currency.upper()
+            and record.arrival == self.arrival.value
+            and record.memo == self.memo
+            and (record.payee_id == self.payee_id if to_payee else record.to_account == self.to_account)
+        )
 
     @property
     def destination_ref(self) -> str:
@@ -224,7 +237,7 @@ class TransferService:
         self, principal: Principal, draft: TransferDraft, idempotency_key: str, proof: StepUpProof | None
     ) -> TransferRecord:
         transfer_id = transfer_id_for(principal.id, idempotency_key)
-        done = self.effects.existing(principal, transfer_id)
+        done = self.effects.existing(principal, transfer_id, draft.matches)
         if done is not None:
             return done
         r = self._resolve(principal, draft)
@@ -243,7 +256,7 @@ class TransferService:
         a key the customer used on the phone names a different transfer.
         """
         transfer_id = transfer_id_for(customer_id, f"counter:{staff.public_id}:{idempotency_key}")
-        done = self.effects.existing(staff, transfer_id)
+        done = self.effects.existing(staff, transfer_id, draft.matches)
         if done is not None:
             return done
         r = self._resolve(staff, draft, customer_id=customer_id)

@@ -39,6 +39,13 @@ outbox = Table(
         sqlite_where=text("dispatched_at IS NULL"),
         postgresql_where=text("dispatched_at IS NULL"),
     ),
+    # Housekeeping deletes published events oldest first (``SqlOutbox.purge_dispatched``).
+    Index(
+        "ix_outbox_dispatched",
+        "dispatched_at",
+        sqlite_where=text("dispatched_at IS NOT NULL"),
+        postgresql_where=text("dispatched_at IS NOT NULL"),
+    ),
 )
 
 idempotency_keys = Table(

@@ -7,7 +7,7 @@ out, a retry may claim the key again (safe, because money moves by ledger ids de
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, bindparam, delete, select, update
+from sqlalchemy import Engine, bindparam, delete, select, tuple_, update
 
 from pocketbank.errors import IdempotencyKeyInUse, IdempotencyKeyReused
 from pocketbank.services.ports import IdempotencyClaim, IdempotentResponse
@@ -71,6 +71,7 @@ class SqlIdempotencyStore:
         with self.engine.begin() as conn:
             conn.execute(delete(t).where((t.c.principal == principal) & (t.c.key == key) & (t.c.state != "done")))
 
-    def purge(self, older_than: int) -> int:
+    def purge(self, older_than: int, limit: int) -> int:
+        oldest = select(t.c.principal, t.c.key).where(t.c.created_at < older_than).order_by(t.c.created_at).limit(limit)
         with self.engine.begin() as conn:
-            return conn.execute(delete(t).where(t.c.created_at < older_than)).rowcount
+            return conn.execute(delete(t).where(tuple_(t.c.principal, t.c.key).in_(oldest))).rowcount

@@ -16,7 +16,7 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from sqlalchemy import Connection, Engine, insert, select, text, update
+from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 
 from pocketbank.domain.events import DomainEvent
 from pocketbank.storage.app_db import read_connection
@@ -53,6 +53,20 @@ class SqlOutbox:
             return
         with self.engine.begin() as conn:
             conn.execute(update(t).where(t.c.id.in_(list(ids))).values(dispatched_at=at))
+
+    def purge_dispatched(self, older_than: int, limit: int) -> int:
+        """Delete up to ``limit`` events dispatched before ``older_than``, oldest first, in one short transaction.
+
+        An event the relay has not published is never deleted, however old: it is the only copy there is.
+        """
+        oldest = (
+            select(t.c.id)
+            .where(t.c.dispatched_at.is_not(None) & (t.c.dispatched_at < older_than))
+            .order_by(t.c.dispatched_at)
+            .limit(limit)
+        )
+        with self.engine.begin() as conn:
+            return conn.execute(delete(t).where(t.c.id.in_(oldest))).rowcount
 
     @contextmanager
     def claim(self, limit: int) -> Iterator[list[DomainEvent] | None]:
