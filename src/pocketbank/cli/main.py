@@ -109,6 +109,16 @@ def db_upgrade() -> None:
     console.print(f"schema at revision {head_revision()}")
 
 
+@db_app.command("revision")
+def db_revision(
+    message: Annotated[str, typer.Argument(help="What the revision changes, e.g. 'add payee nicknames'")],
+) -> None:
+    """Write an empty schema revision after the current head, in a source checkout's storage/migrations/versions."""
+    from pocketbank.storage.migrate import new_revision
+
+    console.print(f"wrote {new_revision(message)}")
+
+
 @outbox_app.command("relay")
 def outbox_relay(
     once: Annotated[bool, typer.Option(help="Relay what is in the outbox now, then exit")] = False,

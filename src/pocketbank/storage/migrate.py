@@ -16,6 +16,10 @@ advisory lock (DDL is transactional there, so a worker that waited sees the fini
 SQLite ``BEGIN IMMEDIATE``, which holds the write lock from the first statement, so a
 second worker waits (busy timeout) and then finds the schema current. Without the lock two workers could both find
 a fresh database and both create tables and stamp it (two ``alembic_version`` rows).
+
+A new revision, from a source checkout: ``pocketbank db revision "what it changes"`` (``new_revision``) writes
+``versions/v<next number>_<slug>.py`` from ``script.py.mako``, on top of the head. There is no alembic.ini: the
+configuration is built here, so the ``alembic`` command itself is not used.
 """
 
 from __future__ import annotations
@@ -53,6 +57,22 @@ def head_revision() -> str:
     if head is None:
         raise RuntimeError("no Alembic revisions found in pocketbank.storage.migrations")
     return head
+
+
+def new_revision(message: str, directory: str | None = None) -> str:
+    """Write an empty revision after the head (number = head + 1); returns its path. ``directory``: where to write it
+    (default: the package's ``versions/``, which only a source checkout should write to)."""
+    config = _config(None)
+    config.set_main_option("file_template", "v%%(rev)s_%%(slug)s")  # v0003_outbox_dispatched_index.py
+    if directory is not None:
+        config.set_main_option("path_separator", "newline")  # the package location itself contains a colon
+        config.set_main_option("version_locations", f"pocketbank.storage.migrations:versions\n{directory}")
+    rev_id = f"{int(head_revision()) + 1:04d}"
+    script = command.revision(config, message, rev_id=rev_id, version_path=directory)
+    if script is None or isinstance(script, list):
+        raise RuntimeError("alembic wrote no single revision")
+    head_revision.cache_clear()
+    return str(script.path)
 
 
 def current_revision(connection: Connection) -> str | None:
