@@ -20,7 +20,7 @@ from pocketbank.domain.ids import IdKind, format_id, parse_id
 from pocketbank.domain.money import Money
 from pocketbank.domain.pricing import Product
 from pocketbank.domain.principals import StaffRole
-from pocketbank.errors import Forbidden, InvalidAmount, PocketBankError
+from pocketbank.errors import AccountLocked, Forbidden, InvalidAmount, PocketBankError
 from pocketbank.services.accounts import AccountView
 from pocketbank.services.transfers import TransferDraft
 from pocketbank.web.i18n import field_errors
@@ -46,7 +46,13 @@ def login(request: Request, data: Form) -> Response:
         tokens = w.container.staff.login(username, secret_field(data, "password"), client)
     except PocketBankError as exc:
         errors = field_errors(exc, ("username", "password"), "password")
-        return render(request, "staff/login.html", {"errors": errors, "values": {"username": username}}, 400)
+        ctx = {"errors": errors, "values": {"username": username}}
+        if isinstance(exc, AccountLocked):
+            # 423 and Retry-After, as the JSON API answers: a lock (wait it out) is not a mistyped password (retype it).
+            locked = render(request, "staff/login.html", ctx, 423)
+            locked.headers["Retry-After"] = str(exc.retry_after)
+            return locked
+        return render(request, "staff/login.html", ctx, 400)
     w.start_session(tokens, staff=True)
     return redirect(request, "/staff")
 

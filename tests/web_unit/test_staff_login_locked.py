@@ -1,0 +1,53 @@
+"""The staff login page under lockout: a locked user gets 423 and the lock message; a wrong password stays a 400."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi.testclient import TestClient
+from web_unit_helpers import STAFF_PASSWORD, csrf, staff_user
+
+from pocketbank.bootstrap import Container
+from pocketbank.domain.clock import ManualClock
+from pocketbank.domain.principals import StaffRole
+from pocketbank.services.auth_common import LOCK_THRESHOLD
+
+WRONG = "not the staff passphrase"
+LOCKED_EN = "Too many failed logins. Try again later."
+LOCKED_ZH = "登录失败次数过多，请稍后再试。"
+WRONG_EN = "The mobile number or password is not right."
+
+
+def _login(client: TestClient, token: str, username: str, password: str) -> Any:
+    return client.post("/staff/login", data={"csrf_token": token, "username": username, "password": password})
+
+
+def test_locked_staff_login_is_423_with_the_lock_message(
+    client: TestClient, container: Container, clock: ManualClock
+) -> None:
+    staff_user(container, "teller-locked", StaffRole.TELLER)
+    token = csrf(client, "/staff/login")
+    for _ in range(LOCK_THRESHOLD):  # the last of these locks the account, but is itself answered as a wrong password
+        r = _login(client, token, "teller-locked", WRONG)
+        assert r.status_code == 400 and WRONG_EN in r.text and LOCKED_EN not in r.text
+    r = _login(client, token, "teller-locked", STAFF_PASSWORD)
+    assert r.status_code == 423 and r.url.path == "/staff/login", r.text[:500]
+    assert re.search(r'id="password-error"[^>]*>' + re.escape(LOCKED_EN), r.text)
+    assert 'value="teller-locked"' in r.text  # the user name stays filled in
+    assert 0 < int(r.headers["Retry-After"]) <= 60
+    client.post("/lang", data={"csrf_token": token, "lang": "zh_CN", "next": "/staff/login"})
+    r = _login(client, token, "teller-locked", STAFF_PASSWORD)
+    assert r.status_code == 423 and LOCKED_ZH in r.text
+    clock.advance(61)  # the lock runs out: the right password works again
+    r = _login(client, token, "teller-locked", STAFF_PASSWORD)
+    assert r.status_code == 200 and r.url.path == "/staff"
+
+
+def test_wrong_staff_password_on_an_unlocked_user_is_still_a_400(client: TestClient, container: Container) -> None:
+    staff_user(container, "teller-unlocked", StaffRole.TELLER)
+    token = csrf(client, "/staff/login")
+    r = _login(client, token, "teller-unlocked", WRONG)
+    assert r.status_code == 400 and "Retry-After" not in r.headers
+    assert re.search(r'id="password-error"[^>]*>' + re.escape(WRONG_EN), r.text)
+    assert LOCKED_EN not in r.text
