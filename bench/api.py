@@ -16,7 +16,8 @@ Environment:
   A run whose clients run out says so on stderr: to measure near the 1,500/s target, set 1,500 x the seconds;
 - ``BENCH_API_ROUND_ROBIN=1``: each client cycles through its customers (default: one customer at a time);
 - ``BENCH_API_PYSPY``: a file for ``py-spy record --idle -f raw`` of one worker during the transfer phase
-  (``BENCH_API_PYSPY_IDLE=0``: on-CPU samples only, to see where the worker's CPU goes);
+  (``BENCH_API_PYSPY_IDLE=0``: on-CPU samples only; ``BENCH_API_PYSPY_GIL=1``: only the thread holding the GIL,
+  which is where a worker's Python time goes when its threads contend for it);
 - other ``POCKETBANK_*`` settings go to the server as they are (e.g. ``POCKETBANK_GROUP_COMMIT_WRITERS=0``);
 - ``POCKETBANK_BENCH_PG_URL`` / ``POCKETBANK_TEST_PG_URL``: the PostgreSQL server (default
   ``postgresql://postgres@127.0.0.1:5432/test``); the run works in a fresh schema that it drops at the end.
@@ -247,7 +248,8 @@ def start_pyspy(pid: int, seconds: float) -> subprocess.Popen[bytes] | None:
         return None
     pyspy = Path(sys.executable).with_name("py-spy")
     idle = ["--idle"] if os.environ.get("BENCH_API_PYSPY_IDLE", "1") == "1" else []  # 0: on-CPU samples only
-    cmd = [str(pyspy), "record", *idle, "-r", "200", "-f", "raw", "-d", str(max(1, int(seconds) - 1))]
+    gil = ["--gil"] if os.environ.get("BENCH_API_PYSPY_GIL") == "1" else []  # only the thread holding the GIL
+    cmd = [str(pyspy), "record", *idle, *gil, "-r", "200", "-f", "raw", "-d", str(max(1, int(seconds) - 1))]
     log(f"py-spy on worker {pid} -> {out}")
     return subprocess.Popen([*cmd, "-p", str(pid), "-o", out], stdout=subprocess.DEVNULL)
 

@@ -39,7 +39,7 @@ def test_user_data_64_is_8_bytes(conn: psycopg.Connection[tuple[object, ...]]) -
 
 
 def test_byte_strings_round_trip(conn: psycopg.Connection[tuple[object, ...]]) -> None:
-    values = [b"", b"\x00\\\"{},", bytes(range(256))]
+    values = [b"", b'\x00\\"{},', bytes(range(256))]
     assert read(conn, arr.byteas(values), "bytea") == values
 
 
