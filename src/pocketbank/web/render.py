@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from pocketbank.domain.ids import IdKind, format_id
+from pocketbank.errors import AccountLocked, PocketBankError
 from pocketbank.web import i18n
 from pocketbank.web.jinja_i18n import TRANSLATIONS_ATTRIBUTE, ConstantGettext
 from pocketbank.web.session import CSRF_FIELD, web
@@ -59,6 +60,16 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
     html = env.get_template(template).render(ctx)
     response = HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
     return w.apply(response)
+
+
+def login_refused(request: Request, template: str, exc: PocketBankError, context: dict[str, Any]) -> Response:
+    """A login form shown again after a refusal: 423 with ``Retry-After`` while the account is locked (as the JSON API
+    answers: a lock is waited out, a mistyped password retyped), 400 otherwise."""
+    if isinstance(exc, AccountLocked):
+        locked = render(request, template, context, 423)
+        locked.headers["Retry-After"] = str(exc.retry_after)
+        return locked
+    return render(request, template, context, 400)
 
 
 def redirect(request: Request, url: str) -> Response:

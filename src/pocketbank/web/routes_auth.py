@@ -13,7 +13,7 @@ from pocketbank.domain.channels import Channel
 from pocketbank.domain.customers import IdKind
 from pocketbank.errors import PocketBankError
 from pocketbank.web.i18n import field_errors
-from pocketbank.web.render import redirect, render
+from pocketbank.web.render import login_refused, redirect, render
 from pocketbank.web.session import DEVICE_COOKIE, YEAR, form, secret_field, text, web
 
 router = APIRouter(include_in_schema=False)
@@ -82,7 +82,7 @@ def login(request: Request, data: Form) -> Response:
         )
     except PocketBankError as exc:
         errors = field_errors(exc, ("phone", "password"), "password")
-        return render(request, "login.html", {"errors": errors, "values": {"phone": phone}}, 400)
+        return login_refused(request, "login.html", exc, {"errors": errors, "values": {"phone": phone}})
     if result.session is not None:
         w.start_session(result.session, staff=False)
         return redirect(request, "/home")

@@ -20,11 +20,11 @@ from pocketbank.domain.ids import IdKind, format_id, parse_id
 from pocketbank.domain.money import Money
 from pocketbank.domain.pricing import Product
 from pocketbank.domain.principals import StaffRole
-from pocketbank.errors import AccountLocked, Forbidden, InvalidAmount, PocketBankError
+from pocketbank.errors import Forbidden, InvalidAmount, PocketBankError
 from pocketbank.services.accounts import AccountView
 from pocketbank.services.transfers import TransferDraft
 from pocketbank.web.i18n import field_errors
-from pocketbank.web.render import form_key, redirect, render
+from pocketbank.web.render import form_key, login_refused, redirect, render
 from pocketbank.web.session import form, secret_field, text, web
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
@@ -46,13 +46,7 @@ def login(request: Request, data: Form) -> Response:
         tokens = w.container.staff.login(username, secret_field(data, "password"), client)
     except PocketBankError as exc:
         errors = field_errors(exc, ("username", "password"), "password")
-        ctx = {"errors": errors, "values": {"username": username}}
-        if isinstance(exc, AccountLocked):
-            # 423 and Retry-After, as the JSON API answers: a lock (wait it out) is not a mistyped password (retype it).
-            locked = render(request, "staff/login.html", ctx, 423)
-            locked.headers["Retry-After"] = str(exc.retry_after)
-            return locked
-        return render(request, "staff/login.html", ctx, 400)
+        return login_refused(request, "staff/login.html", exc, {"errors": errors, "values": {"username": username}})
     w.start_session(tokens, staff=True)
     return redirect(request, "/staff")
 

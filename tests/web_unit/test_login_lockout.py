@@ -1,12 +1,14 @@
-"""The staff login page under lockout: a locked user gets 423 and the lock message; a wrong password stays a 400."""
+"""The login pages under lockout (staff and customer): a locked user gets 423, Retry-After and the lock message; a
+wrong password stays a 400."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from fastapi.testclient import TestClient
-from web_unit_helpers import STAFF_PASSWORD, csrf, staff_user
+from web_unit_helpers import PASSWORD, STAFF_PASSWORD, csrf, register, staff_user
 
 from pocketbank.bootstrap import Container
 from pocketbank.domain.clock import ManualClock
@@ -51,3 +53,20 @@ def test_wrong_staff_password_on_an_unlocked_user_is_still_a_400(client: TestCli
     assert r.status_code == 400 and "Retry-After" not in r.headers
     assert re.search(r'id="password-error"[^>]*>' + re.escape(WRONG_EN), r.text)
     assert LOCKED_EN not in r.text
+
+
+def test_locked_customer_login_is_423_too(
+    client: TestClient, container: Container, new_client: Callable[[], TestClient]
+) -> None:
+    customer = register(client, container)
+    other = new_client()  # another phone, without the first one's session
+    token = csrf(other, "/login")
+
+    def login(password: str) -> Any:
+        return other.post("/login", data={"csrf_token": token, "phone": customer.e164, "password": password})
+
+    for _ in range(LOCK_THRESHOLD):
+        assert login(WRONG).status_code == 400
+    r = login(PASSWORD)
+    assert r.status_code == 423 and LOCKED_EN in r.text, r.text[:500]
+    assert int(r.headers["Retry-After"]) > 0
