@@ -57,24 +57,20 @@ _UPDATE_ACCOUNTS = (
 )
 
 
-def transfer_columns(transfers: Sequence[Transfer]) -> list[str]:
-    """The thirteen column literals of ``_INSERT_TRANSFERS``."""
-    t = transfers
-    return [
-        arr.ids([x.id for x in t]),
-        arr.ids([x.debit_account_id for x in t]),
-        arr.ids([x.credit_account_id for x in t]),
-        arr.ints([x.amount for x in t]),
-        arr.ids_or_null([x.pending_id for x in t]),
-        arr.ints([x.ledger for x in t]),
-        arr.ints([x.code for x in t]),
-        arr.ints([x.flags for x in t]),
-        arr.ints([x.timeout for x in t]),
-        arr.ids([x.user_data_128 for x in t]),
-        arr.u64s([x.user_data_64 for x in t]),
-        arr.ints([x.user_data_32 for x in t]),
-        arr.ints([x.timestamp for x in t]),
-    ]
+# The columns of each statement above, in its order: (record attribute, literal encoder).
+_TRANSFER_SPEC = arr.spec(
+    ("id", arr.ids), ("debit_account_id", arr.ids), ("credit_account_id", arr.ids), ("amount", arr.ints),
+    ("pending_id", arr.ids_or_null), ("ledger", arr.ints), ("code", arr.ints), ("flags", arr.ints),
+    ("timeout", arr.ints), ("user_data_128", arr.ids), ("user_data_64", arr.u64s), ("user_data_32", arr.ints),
+    ("timestamp", arr.ints),
+)  # fmt: skip
+_ACCOUNT_SPEC = arr.spec(
+    ("id", arr.ids), ("dp", arr.ints), ("dpo", arr.ints), ("cp", arr.ints), ("cpo", arr.ints), ("flags", arr.ints)
+)
+_HISTORY_SPEC = arr.spec(
+    ("account_id", arr.ids), ("timestamp", arr.ints), ("transfer_id", arr.ids), ("debits_pending", arr.ints),
+    ("debits_posted", arr.ints), ("credits_pending", arr.ints), ("credits_posted", arr.ints),
+)  # fmt: skip
 
 
 _LOCK_ACCOUNTS = (
@@ -195,20 +191,9 @@ class PostgresLedgerStore(LedgerStoreBase):
         # INSERT ... SELECT FROM unnest(arrays) rather than COPY: one statement that can share the pipeline (and so
         # the round trip) with the updates and the commit. The arrays go as text literals: see ``pg_arrays``.
         if o.transfers:
-            cur.execute(_INSERT_TRANSFERS, transfer_columns(o.transfers))
+            cur.execute(_INSERT_TRANSFERS, arr.columns(o.transfers, _TRANSFER_SPEC))
         if o.accounts:
-            acc = o.accounts
-            cur.execute(
-                _UPDATE_ACCOUNTS,
-                [
-                    arr.ids([a.id for a in acc]),
-                    arr.ints([a.dp for a in acc]),
-                    arr.ints([a.dpo for a in acc]),
-                    arr.ints([a.cp for a in acc]),
-                    arr.ints([a.cpo for a in acc]),
-                    arr.ints([a.flags for a in acc]),
-                ],
-            )
+            cur.execute(_UPDATE_ACCOUNTS, arr.columns(o.accounts, _ACCOUNT_SPEC))
         if o.pending_created:
             items = list(o.pending_created.items())
             cur.execute(
@@ -234,16 +219,4 @@ class PostgresLedgerStore(LedgerStoreBase):
                 [arr.ids([i for i, _ in o.failed]), arr.codes([code for _, code in o.failed])],
             )
         if o.history:
-            h = o.history
-            cur.execute(
-                _INSERT_HISTORY,
-                [
-                    arr.ids([x.account_id for x in h]),
-                    arr.ints([x.timestamp for x in h]),
-                    arr.ids([x.transfer_id for x in h]),
-                    arr.ints([x.debits_pending for x in h]),
-                    arr.ints([x.debits_posted for x in h]),
-                    arr.ints([x.credits_pending for x in h]),
-                    arr.ints([x.credits_posted for x in h]),
-                ],
-            )
+            cur.execute(_INSERT_HISTORY, arr.columns(o.history, _HISTORY_SPEC))

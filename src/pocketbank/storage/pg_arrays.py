@@ -14,7 +14,9 @@ each is ``\\x`` and 32 hex digits.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from operator import attrgetter
+from typing import Any
 
 _CODE = re.compile(r"[a-z0-9_]+")
 
@@ -54,3 +56,16 @@ def codes(values: Iterable[str]) -> str:
         if not _CODE.fullmatch(v):
             raise ValueError(f"not a result code: {v!r}")
     return "{" + ",".join([f'"{v}"' for v in items]) + "}"  # quoted: a code is never read as NULL
+
+
+Encoder = Callable[[Iterable[Any]], str]
+
+
+def spec(*pairs: tuple[str, Encoder]) -> list[tuple[Callable[[Any], Any], Encoder]]:
+    """A table's columns for ``columns``: (attribute of the record, encoder of the column), in SQL order."""
+    return [(attrgetter(name), encode) for name, encode in pairs]
+
+
+def columns(records: Sequence[Any], columns_spec: list[tuple[Callable[[Any], Any], Encoder]]) -> list[str]:
+    """One array literal per column of ``records`` (``attrgetter`` over the records runs in C)."""
+    return [encode(map(get, records)) for get, encode in columns_spec]
