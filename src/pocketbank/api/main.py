@@ -1,9 +1,9 @@
 """The ASGI entry point for ``pocketbank serve`` (``uvicorn --factory pocketbank.api.main:create_app_from_env``).
 
-Each uvicorn worker process builds its own container from the environment, and runs the bank's background jobs
-(the scheduler that posts delayed transfers, the ledger's pending-transfer sweeper, and every 5 minutes housekeeping:
-expired idempotency keys and long-published outbox events) in a daemon thread. Running them
-in every worker is safe: posting and expiring are exactly-once in the ledger, whoever gets there first.
+Each uvicorn worker process builds its own container from the environment, and runs the bank's background jobs in
+a daemon thread: the scheduler that posts delayed transfers, the ledger's pending-transfer sweeper, and every 5
+minutes housekeeping (expired idempotency keys, long-published outbox events). Running them in every worker is safe:
+posting and expiring are exactly-once in the ledger, whoever gets there first, and purges delete rows at most once.
 
 With ``POCKETBANK_NATS_URL`` set, a second daemon thread relays the outbox to NATS JetStream every second
 (``services.outbox_relay``). It has its own thread and a shorter interval than the jobs because other processes wait
