@@ -41,12 +41,12 @@ RETRYABLE = (
 )
 
 _INSERT_TRANSFERS = (
-    f"INSERT INTO ledger_transfers ({TRANSFER_COLUMNS}) SELECT * FROM unnest("
+    f"INSERT INTO ledger_transfers ({TRANSFER_COLUMNS}) SELECT * FROM unnest("  # noqa: S608
     "%s::bytea[], %s::bytea[], %s::bytea[], %s::int8[], %s::bytea[], %s::int8[], %s::int4[], %s::int4[], "
     "%s::int8[], %s::bytea[], %s::bytea[], %s::int8[], %s::int8[])"
 )
 _INSERT_HISTORY = (
-    f"INSERT INTO ledger_account_history ({HISTORY_COLUMNS}) SELECT * FROM unnest("
+    f"INSERT INTO ledger_account_history ({HISTORY_COLUMNS}) SELECT * FROM unnest("  # noqa: S608
     "%s::bytea[], %s::int8[], %s::bytea[], %s::int8[], %s::int8[], %s::int8[], %s::int8[])"
 )
 _UPDATE_ACCOUNTS = (
@@ -74,7 +74,7 @@ _HISTORY_SPEC = arr.spec(
 
 
 _LOCK_ACCOUNTS = (
-    f"SELECT {ACCOUNT_STATE_COLUMNS} FROM ledger_accounts WHERE id = ANY(%s::bytea[]) ORDER BY id FOR UPDATE"
+    f"SELECT {ACCOUNT_STATE_COLUMNS} FROM ledger_accounts WHERE id = ANY(%s::bytea[]) ORDER BY id FOR UPDATE"  # noqa: S608
 )
 
 
@@ -174,7 +174,8 @@ class PostgresLedgerStore(LedgerStoreBase):
                 cur.execute(_LOCK_ACCOUNTS, [arr.ids(account_ids)])
             keys = arr.byteas(lookup)
             transfers_cur.execute(
-                f"SELECT {TRANSFER_COLUMNS} FROM ledger_transfers WHERE id = ANY(%s::bytea[])", [keys]
+                f"SELECT {TRANSFER_COLUMNS} FROM ledger_transfers WHERE id = ANY(%s::bytea[])",  # noqa: S608
+                [keys],
             )
             failed_cur.execute("SELECT id, result FROM ledger_failed WHERE id = ANY(%s::bytea[])", [keys])
             accounts = {a.id: a for a in map(account_state_from_row, cur.fetchall())} if account_ids else {}
@@ -184,7 +185,8 @@ class PostgresLedgerStore(LedgerStoreBase):
 
     def _insert_accounts(self, cur: Cursor, rows: list[tuple[Any, ...]]) -> None:
         cur.executemany(
-            f"INSERT INTO ledger_accounts ({ACCOUNT_COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)", rows
+            f"INSERT INTO ledger_accounts ({ACCOUNT_COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",  # noqa: S608
+            rows,
         )
 
     def _write_outcome(self, cur: Cursor, o: TransferBatchOutcome) -> None:

@@ -52,7 +52,7 @@ WRITER_PRAGMAS = (
 CACHE_LIMIT = 100_000  # accounts
 FOLD_AT = 16_384  # transfers in ledger_transfers_recent; a look-up scans at most this many small rows
 
-_INSERT_TRANSFERS = f"INSERT INTO ledger_transfers ({TRANSFER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+_INSERT_TRANSFERS = f"INSERT INTO ledger_transfers ({TRANSFER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"  # noqa: S608
 _UPDATE_ACCOUNTS = (
     "UPDATE ledger_accounts SET debits_pending = ?, debits_posted = ?, credits_pending = ?, credits_posted = ?, "
     "flags = ? WHERE id = ?"
@@ -201,7 +201,7 @@ class SqliteLedgerStore(LedgerStoreBase):
                 out[i] = s
         if missing:
             sql, params = self._in(missing)
-            cur.execute(f"SELECT {ACCOUNT_STATE_COLUMNS} FROM ledger_accounts WHERE id {sql}", params)
+            cur.execute(f"SELECT {ACCOUNT_STATE_COLUMNS} FROM ledger_accounts WHERE id {sql}", params)  # noqa: S608
             fresh = self._fresh
             for r in cur.fetchall():
                 state = AccountState(int.from_bytes(r[0], "big"), r[1], r[2], r[3], r[4], r[5], r[6])
@@ -209,7 +209,7 @@ class SqliteLedgerStore(LedgerStoreBase):
         return out
 
     def _insert_accounts(self, cur: Cursor, rows: list[tuple[Any, ...]]) -> None:
-        cur.executemany(f"INSERT INTO ledger_accounts ({ACCOUNT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        cur.executemany(f"INSERT INTO ledger_accounts ({ACCOUNT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)  # noqa: S608
 
     def _write_outcome(self, cur: Cursor, o: TransferBatchOutcome) -> None:
         if o.transfers:
@@ -295,13 +295,13 @@ class SqliteLedgerStore(LedgerStoreBase):
         # (timestamp, id) order: no sort, and it stops at the limit. CROSS JOIN fixes that join order (SQLite's
         # planner, without statistics, would rather scan every posting and sort).
         folded_sql = (
-            f"SELECT {_T_COLUMNS} FROM ledger_posting_generations g "
+            f"SELECT {_T_COLUMNS} FROM ledger_posting_generations g "  # noqa: S608
             "CROSS JOIN ledger_postings p ON p.generation = g.generation AND p.account_id = ? "
             f"CROSS JOIN ledger_transfers t ON t.id = p.transfer_id WHERE {' AND '.join(folded)} "
             f"ORDER BY g.generation {order}, p.timestamp {order}, p.transfer_id {order} LIMIT ?"
         )
         recent_sql = (
-            f"SELECT {_T_COLUMNS} FROM ledger_transfers_recent r CROSS JOIN ledger_transfers t ON t.id = r.transfer_id "
+            f"SELECT {_T_COLUMNS} FROM ledger_transfers_recent r CROSS JOIN ledger_transfers t ON t.id = r.transfer_id "  # noqa: S608
             f"WHERE {' AND '.join(recent)} ORDER BY r.timestamp {order}, r.transfer_id {order} LIMIT ?"
         )
         arms: list[tuple[str, list[Any]]] = [(folded_sql, [key, *folded_params]), (recent_sql, recent_params)]
