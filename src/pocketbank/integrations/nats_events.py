@@ -204,8 +204,11 @@ class NatsJetStreamPublisher:
             # A stream made before retention was configured (or with another one) takes the configured max age;
             # the rest of its configuration is the operator's and stays as it is.
             if self.max_age is not None and info.config.max_age != self.max_age:
-                await js.update_stream(dataclasses.replace(info.config, max_age=self.max_age))
-                log.info("nats stream retention set", stream=self.stream, max_age_seconds=self.max_age)
+                try:
+                    await js.update_stream(dataclasses.replace(info.config, max_age=self.max_age))
+                    log.info("nats stream retention set", stream=self.stream, max_age_seconds=self.max_age)
+                except nats.js.errors.Error as exc:  # e.g. not permitted: publishing matters more than retention
+                    log.warning("nats stream retention not set", stream=self.stream, error=_describe(exc))
             return
         config = StreamConfig(
             name=self.stream,
