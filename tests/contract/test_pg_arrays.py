@@ -62,3 +62,11 @@ def test_result_codes_stay_strings(conn: psycopg.Connection[tuple[object, ...]])
 def test_anything_but_a_result_code_is_refused(bad: str) -> None:
     with pytest.raises(ValueError, match="not a result code"):
         arr.codes(["ok", bad])
+
+
+@pytest.mark.parametrize("bad", [1.5, "1", "1); DROP TABLE ledger_accounts; --", None])
+def test_anything_but_an_integer_is_refused(bad: object) -> None:
+    with pytest.raises((ValueError, TypeError)):
+        arr.ints([1, bad])  # type: ignore[list-item]
+    with pytest.raises((ValueError, TypeError)):
+        arr.ids([1, bad])  # type: ignore[list-item]

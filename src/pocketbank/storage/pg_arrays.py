@@ -5,7 +5,8 @@ array dumper walks each list in Python, element by element, with a fixed cost pe
 batch of thirty transfers (some thirty arrays) that was the biggest single cost in the writer thread, more than the
 state machine. The text form of the same array is one ``join`` over formatted numbers, done in C, and the server
 parses it as fast as it would the binary form. Every value here is an integer (ids, amounts, flags, timestamps) or
-one of the ledger's fixed result codes, so no quoting or escaping is ever needed; each helper checks its type.
+one of the ledger's fixed result codes, so no quoting or escaping is ever needed, and the formats enforce it: an
+integer format refuses a float or a string, and a result code must match ``[a-z0-9_]+``.
 
 Ids are 128-bit integers stored as 16-byte big-endian ``bytea`` (so byte order is numeric order): the literal of
 each is ``\\x`` and 32 hex digits.
@@ -22,11 +23,12 @@ _CODE = re.compile(r"[a-z0-9_]+")
 
 _BYTEA16 = "\\\\x{:032x}".format  # an array element: the backslash is escaped once for the array parser
 _BYTEA8 = "\\\\x{:016x}".format
+_INT = "{:d}".format
 
 
 def ints(values: Iterable[int]) -> str:
     """An ``int2[]``/``int4[]``/``int8[]`` literal (the cast in the SQL names which)."""
-    return "{" + ",".join(map(str, values)) + "}"
+    return "{" + ",".join(map(_INT, values)) + "}"
 
 
 def ids(values: Iterable[int]) -> str:
