@@ -78,6 +78,11 @@ _LOCK_ACCOUNTS = (
 )
 
 
+def _locked_states(cur: Cursor) -> dict[int, AccountState]:
+    """The result of ``_LOCK_ACCOUNTS``, as the states a batch changes."""
+    return {a.id: a for a in map(account_state_from_row, cur.fetchall())}
+
+
 def libpq_url(url: str) -> str:
     """Accept SQLAlchemy's ``postgresql+psycopg://`` spelling as well as libpq's."""
     for prefix in ("postgresql+psycopg://", "postgres+psycopg://"):
@@ -151,16 +156,16 @@ class PostgresLedgerStore(LedgerStoreBase):
         return self._read(work)
 
     def _in(self, values: Sequence[Any]) -> tuple[str, Sequence[Any]]:
-        return "= ANY(%b)", [list(values)]
+        return "= ANY(%s::bytea[])", [arr.byteas(values)]
 
     def _lock_accounts(self, cur: Cursor, ids: list[int]) -> dict[int, AccountState]:
         if not ids:
             return {}
         cur.execute(_LOCK_ACCOUNTS, [arr.ids(ids)])
-        return {a.id: a for a in map(account_state_from_row, cur.fetchall())}
+        return _locked_states(cur)
 
     def _locked_reads(
-        self, cur: Cursor, account_ids: list[int], lookup: list[bytes]
+        self, cur: Cursor, account_ids: list[int], lookup: list[int]
     ) -> tuple[dict[int, AccountState], list[Transfer], dict[int, str]]:
         """The lock and both reads queued before any result is fetched: one round trip instead of three.
 
@@ -172,13 +177,13 @@ class PostgresLedgerStore(LedgerStoreBase):
         with conn.cursor() as transfers_cur, conn.cursor() as failed_cur:
             if account_ids:
                 cur.execute(_LOCK_ACCOUNTS, [arr.ids(account_ids)])
-            keys = arr.byteas(lookup)
+            keys = arr.ids(lookup)
             transfers_cur.execute(
                 f"SELECT {TRANSFER_COLUMNS} FROM ledger_transfers WHERE id = ANY(%s::bytea[])",  # noqa: S608
                 [keys],
             )
             failed_cur.execute("SELECT id, result FROM ledger_failed WHERE id = ANY(%s::bytea[])", [keys])
-            accounts = {a.id: a for a in map(account_state_from_row, cur.fetchall())} if account_ids else {}
+            accounts = _locked_states(cur) if account_ids else {}
             transfers = [transfer_from_row(r) for r in transfers_cur.fetchall()]
             failed = {int.from_bytes(r[0], "big"): r[1] for r in failed_cur.fetchall()}
         return accounts, transfers, failed

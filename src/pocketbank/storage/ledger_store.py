@@ -165,7 +165,7 @@ class LedgerStoreBase(ABC):
         # locks, so by then it has committed and is seen here as existing (read before the locks, it was invisible
         # and the copy was judged afresh: a payment could be answered "declined" although it had been applied).
         # (``valid_id`` inlined: a thousand calls per batch; an IN list needs no particular order.)
-        lookup = [i.to_bytes(16, "big") for i in ids | pending_ids if 0 < i < U128_MAX]
+        lookup = [i for i in ids | pending_ids if 0 < i < U128_MAX]
         accounts, found, failed = self._locked_reads(cur, sorted(i for i in account_ids if 0 < i < U128_MAX), lookup)
         transfers = {t.id: t for t in found}
         referenced = [
@@ -178,9 +178,9 @@ class LedgerStoreBase(ABC):
         return LedgerSnapshot(accounts, transfers, pending, failed)
 
     def _locked_reads(
-        self, cur: Cursor, account_ids: list[int], lookup: list[bytes]
+        self, cur: Cursor, account_ids: list[int], lookup: list[int]
     ) -> tuple[dict[int, AccountState], list[Transfer], dict[int, str]]:
-        """Lock the accounts (ascending ids), then read the batch's existing transfers and failed ids.
+        """Lock the accounts (ascending ids), then read which of the ids in ``lookup`` exist or failed before.
 
         In this order on purpose: the reads must come after the locks. An engine that can send the three
         statements in one round trip (PostgreSQL's pipeline) overrides this.
@@ -188,7 +188,8 @@ class LedgerStoreBase(ABC):
         accounts = self._lock_accounts(cur, account_ids)
         if not lookup:
             return accounts, [], {}
-        return accounts, self._select_transfers(cur, lookup), self._select_failed(cur, lookup)
+        keys = [i.to_bytes(16, "big") for i in lookup]
+        return accounts, self._select_transfers(cur, keys), self._select_failed(cur, keys)
 
     def due_pending(self, now: int, limit: int = 8000) -> list[int]:
         """Ids of pending transfers whose timeout has passed, oldest first."""
