@@ -76,6 +76,12 @@ class Container:
     housekeeping: Housekeeping
     relay: OutboxRelay | None = None  # publishes the outbox to NATS JetStream when POCKETBANK_NATS_URL is set
 
+    def __enter__(self) -> Container:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         if self.relay is not None:
             self.relay.close()

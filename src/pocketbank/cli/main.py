@@ -67,11 +67,8 @@ def ledger_demo(
 @ledger_app.command()
 def verify() -> None:
     """Check per-ledger debits = credits and every account's counters against its transfers."""
-    container = build_container()
-    try:
+    with build_container() as container:
         report = container.ledger.verify()
-    finally:
-        container.close()
     for problem in report.problems:
         console.print(f"[red]{problem}[/red]")
     console.print(f"{report.accounts} accounts, {report.transfers} transfers: {'ok' if report.ok else 'FAILED'}")
@@ -85,8 +82,7 @@ def sweep(
     interval: Annotated[float, typer.Option(help="Seconds between passes with --loop")] = 1.0,
 ) -> None:
     """Expire pending transfers whose timeout has passed."""
-    container = build_container()
-    try:
+    with build_container() as container:
         while True:
             expired = container.ledger.expire_pending()
             if expired or not loop:
@@ -94,8 +90,6 @@ def sweep(
             if not loop:
                 return
             time.sleep(interval)
-    finally:
-        container.close()
 
 
 @db_app.command("upgrade")
@@ -125,8 +119,7 @@ def outbox_relay(
     interval: Annotated[float, typer.Option(help="Seconds between passes without --once")] = 1.0,
 ) -> None:
     """Publish undispatched events to NATS JetStream (POCKETBANK_NATS_URL); `serve` does this in every worker."""
-    container = build_container()
-    try:
+    with build_container() as container:
         if container.relay is None:
             console.print("[red]POCKETBANK_NATS_URL is not set: there is nowhere to relay to[/red]")
             raise typer.Exit(2)
@@ -139,21 +132,16 @@ def outbox_relay(
                     raise typer.Exit(1)
                 return
             time.sleep(interval)
-    finally:
-        container.close()
 
 
 @app.command()
 def housekeeping() -> None:
     """Delete expired idempotency keys and long-published outbox events once (`serve` runs it every 5 minutes)."""
-    container = build_container()
-    try:
+    with build_container() as container:
         done = container.housekeeping.run_once()
         console.print(
             f"deleted {done.idempotency_keys} idempotency key(s) and {done.outbox_events} published outbox event(s)"
         )
-    finally:
-        container.close()
 
 
 @app.command()
@@ -195,11 +183,8 @@ def reseal_totp(
     ] = False,
 ) -> None:
     """Re-seal every TOTP seed under the current data key, so that an older key can be retired."""
-    container = build_container()
-    try:
+    with build_container() as container:
         report = container.auth.reseal_totp_secrets(adopt_plaintext=adopt_plaintext)
-    finally:
-        container.close()
     console.print(f"re-sealed {report.resealed} TOTP seed(s); {report.unreadable} could not be opened")
     if report.unreadable:
         raise typer.Exit(1)
