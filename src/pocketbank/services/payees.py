@@ -64,10 +64,15 @@ class PayeeService:
         return self.store.list_for_customer(principal.id)
 
     def get(self, principal: Principal, payee_id: int) -> Payee:
-        payee = self.store.get(principal.id, payee_id)
-        if payee is None or payee.removed_at is not None:
+        payee = self.find(principal, payee_id)
+        if payee is None:
             raise NotFound("no such payee", param="payee_id")
         return payee
+
+    def find(self, principal: Principal, payee_id: int) -> Payee | None:
+        """The caller's own payee, unless removed; None otherwise (someone else's payee is never found)."""
+        payee = self.store.get(principal.id, payee_id)
+        return payee if payee is not None and payee.removed_at is None else None
 
     def remove(self, principal: Principal, payee_id: int) -> None:
         payee = self.get(principal, payee_id)

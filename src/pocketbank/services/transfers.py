@@ -69,11 +69,18 @@ from pocketbank.services.transfer_effects import TransferEffects, TransferRecord
 from pocketbank.services.unit import UnitDeps
 
 
-class CustomerDirectory(Protocol):
-    def account_class(self, customer_id: int) -> AccountClass: ...
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """What the limits depend on besides the payment: the customer's account class, and when the device making the
+    request became trusted (ns; a device that is not the customer's own, or not trusted, counts as brand new)."""
 
-    def device_trusted_at(self, principal: Principal) -> int:
-        """When the principal's device became trusted (ns); 0 when unknown (treated as long ago only for staff)."""
+    account_class: AccountClass
+    device_trusted_at: int
+
+
+class CustomerDirectory(Protocol):
+    def standing(self, customer_id: int, device_id: int | None) -> Standing:
+        """``not_found`` when there is no such customer. ``device_id`` None: no device (the counter)."""
         ...
 
 
@@ -199,24 +206,27 @@ class TransferService:
             raise InvalidAmount("amount must be a positive integer of minor units", param="amount")
         if draft.amount > AMOUNT_MAX:
             raise InvalidAmount("amount is too large", param="amount")
-        source = self.accounts.owned(owner, draft.from_account, param="from_account")
+        payee = None
+        if draft.payee_id is not None and customer_id is None:
+            payee = self.payees.find(principal, draft.payee_id)
+        to_id = payee.account_id if payee is not None else draft.to_account
+        # Both ends in one read (this runs on every transfer); the checks below keep their order all the same, so
+        # a request with several faults is told about the first one, whichever that is.
+        found = self.accounts.find_many([draft.from_account] if to_id is None else [draft.from_account, to_id])
+        source = found.get(draft.from_account)
+        if source is None or source.customer_id != owner:
+            raise NotFound("no such account", param="from_account")
         if source.status is not AccountStatus.OPEN:
             raise AccountClosed("the account is closed", param="from_account")
         if draft.currency.upper() != source.currency:
             raise CurrencyMismatch(f"the account holds {source.currency}; convert with an FX order", param="currency")
         # A currency without a limit schedule is refused here, before a quote is shown or a step-up code is spent.
         self.limits.schedule(source.currency)
-        payee = None
-        if draft.payee_id is not None:
-            payee = self.payees.get(principal, draft.payee_id) if customer_id is None else None
-            if payee is None:
-                raise NotFound("no such payee", param="payee_id")
-            to_id = payee.account_id
-        elif draft.to_account is not None:
-            to_id = draft.to_account
-        else:
+        if draft.payee_id is not None and payee is None:
+            raise NotFound("no such payee", param="payee_id")
+        if to_id is None:
             raise NotFound("name a payee or an account to pay", param="to_account")
-        target = self.accounts.find(to_id)
+        target = found.get(to_id)
         if target is None:
             raise NotFound("no account with this number", param="to_account")
         if target.id == source.id:
@@ -313,12 +323,12 @@ class TransferService:
         """Check the per-transaction caps and name the period allowances to debit, all in the transfer's currency."""
         asset = self.assets.get(r.source.currency)
         schedule = self.limits.schedule(asset.code)  # LimitsUnavailable when the currency has no limits
-        account_class = self.directory.account_class(customer_id)
-        applicable = schedule.applicable_limits(method, account_class, to_own_account=r.to_own)
+        standing = self.directory.standing(customer_id, None if principal.is_staff else principal.device_id)
+        applicable = schedule.applicable_limits(method, standing.account_class, to_own_account=r.to_own)
         now = self.d.now()
         if not r.to_own and not principal.is_staff:
             added_at = r.payee.added_at if r.payee else 0
-            cap = cooling_off_cap(added_at, self.directory.device_trusted_at(principal), now, schedule.cooling_off)
+            cap = cooling_off_cap(added_at, standing.device_trusted_at, now, schedule.cooling_off)
             applicable = applicable + cooling_off_limit(cap, asset.code)
         check_transaction_limits(Money(draft.amount, asset), applicable)
         at = datetime.fromtimestamp(now / NS_PER_SECOND, tz=UTC)

@@ -20,6 +20,7 @@ from pocketbank.storage.money_tables import transfer_records as tr
 # The statements of the transfer hot path, built once: building a statement and its cache key on every call cost
 # SQLAlchemy about as much CPU as executing it (measured: 162 µs against 72 µs per look-up on PostgreSQL).
 _ACCOUNT_BY_ID = select(da).where(da.c.id == bindparam("id"))
+_ACCOUNTS_BY_ID = select(da).where(da.c.id.in_(bindparam("ids", expanding=True)))
 _PAYEE_OF = select(pt).where((pt.c.id == bindparam("id")) & (pt.c.customer_id == bindparam("customer_id")))
 _RECORD_BY_ID = select(tr).where(tr.c.id == bindparam("id"))
 _RECORD_STATUS = (
@@ -78,6 +79,11 @@ class SqlDepositAccountStore:
         with read_connection(self.engine) as conn:
             r = conn.execute(_ACCOUNT_BY_ID, {"id": account_id}).first()
         return self._row(r) if r else None
+
+    def get_many(self, account_ids: Sequence[int]) -> dict[int, DepositAccount]:
+        with read_connection(self.engine) as conn:
+            rows = conn.execute(_ACCOUNTS_BY_ID, {"ids": list(set(account_ids))})
+            return {r.id: self._row(r) for r in rows}
 
     def list_for_customer(self, customer_id: int) -> list[DepositAccount]:
         q = select(da).where(da.c.customer_id == customer_id).order_by(da.c.opened_at, da.c.id)

@@ -28,21 +28,23 @@ RELAY_LOCK_CLASS = 0x0B0C5E1A
 # long idle in the claim's transaction. A healthy pass is idle there only while it publishes (seconds at most).
 RELAY_IDLE_TIMEOUT = "60s"
 
+# Built once: every money movement adds an event, and building an INSERT costs SQLAlchemy as much as running it.
+_ADD = insert(t)
+
 
 class SqlOutbox:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
     def add(self, tx: Connection, event: DomainEvent) -> None:
-        tx.execute(
-            insert(t).values(
-                id=event.id,
-                type=event.type,
-                occurred_at=event.occurred_at,
-                channel=event.channel,
-                data=json.dumps(event.data, sort_keys=True, ensure_ascii=False),
-            )
-        )
+        row = {
+            "id": event.id,
+            "type": event.type,
+            "occurred_at": event.occurred_at,
+            "channel": event.channel,
+            "data": json.dumps(event.data, sort_keys=True, ensure_ascii=False),
+        }
+        tx.execute(_ADD, row)
 
     def undispatched(self, limit: int = 1000) -> list[DomainEvent]:
         with read_connection(self.engine) as conn:
