@@ -1,0 +1,58 @@
+"""The PostgreSQL ledger's look-ups stay index look-ups as the tables grow.
+
+psycopg prepares a statement after a few runs, and PostgreSQL then keeps one plan for it per connection. A plan made
+while ``ledger_transfers`` was nearly empty was a sequential scan, and stayed one: every batch then read the whole
+table to find a dozen ids. The store's connections are set up so that the kept plan is an index look-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from pocketbank.domain.clock import ManualClock
+from pocketbank.domain.ledger import Account, Transfer
+from pocketbank.services.ledger import LedgerService
+from pocketbank.storage import pg_arrays as arr
+from pocketbank.storage.engine import open_ledger_store
+from pocketbank.storage.ledger_postgres import PostgresLedgerStore
+
+LEDGER, CODE = 1, 1
+# psycopg prepares a statement on its 6th run, and PostgreSQL plans its first 5 runs afresh before it settles on one
+# plan: 15 batches while the table is small settle the look-up's plan there.
+EARLY_BATCHES = 15
+GROWTH = 3000  # transfers added afterwards
+
+
+@pytest.fixture
+def pg_store(pg_url: str) -> Iterator[PostgresLedgerStore]:
+    store = open_ledger_store(pg_url)  # with its tables
+    assert isinstance(store, PostgresLedgerStore)
+    yield store
+    store.close()
+
+
+def test_lookup_prepared_on_a_small_table_is_an_index_lookup_on_a_large_one(pg_store: PostgresLedgerStore) -> None:
+    ledger = LedgerService(pg_store, ManualClock())
+    assert all(r.value == "ok" for r in ledger.create_accounts([Account(1, LEDGER, CODE), Account(2, LEDGER, CODE)]))
+    for i in range(EARLY_BATCHES):  # one transfer per batch, each batch running the look-up of its ids
+        assert [r.value for r in ledger.create_transfers([Transfer(10 + i, 1, 2, 1, LEDGER, CODE)])] == ["ok"]
+    start = 1000
+    for first in range(start, start + GROWTH, 1000):
+        accounts = [Account(i, LEDGER, CODE) for i in range(first, first + 1000)]
+        assert {r.value for r in ledger.create_accounts(accounts)} == {"ok"}
+        batch = [Transfer(i, 1, 2, 1, LEDGER, CODE) for i in range(first, first + 1000)]
+        assert {r.value for r in ledger.create_transfers(batch)} == {"ok"}
+
+    conn = pg_store._conn()  # the writer's own connection: the one holding the prepared statements
+    prepared = conn.execute("SELECT name, statement FROM pg_prepared_statements").fetchall()
+    ids = arr.ids([start + 7, start + 1500, 10**9])
+    for table in ("ledger_transfers", "ledger_accounts"):  # the transfers' look-up, the accounts' lock
+        names = [name for name, statement in prepared if f"FROM {table} WHERE id = ANY" in statement]
+        assert names, f"the look-up in {table} should have been prepared by now"
+        plan = "\n".join(row[0] for row in conn.execute(f"EXPLAIN EXECUTE {names[0]}('{ids}')").fetchall())
+        assert "Seq Scan" not in plan, plan
+        assert "Index" in plan, plan
+    conn.rollback()
+    assert pg_store.verify().ok
