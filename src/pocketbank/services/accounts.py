@@ -51,6 +51,14 @@ class DepositAccountStore(Protocol):
     def set_status(self, tx: Tx, account_id: int, status: AccountStatus, at: int | None) -> None: ...
 
 
+def owned_by(account: DepositAccount | None, customer_id: int, *, param: str) -> DepositAccount:
+    """``account`` if it exists and belongs to this customer; otherwise ``not_found``, whichever of the two failed,
+    so that someone else's account number reveals nothing."""
+    if account is None or account.customer_id != customer_id:
+        raise NotFound("no such account", param=param)
+    return account
+
+
 @dataclass(frozen=True, slots=True)
 class AccountView:
     account: DepositAccount
@@ -170,10 +178,7 @@ class AccountService:
 
     def owned(self, principal_customer_id: int, account_id: int, *, param: str = "account_id") -> DepositAccount:
         """The account if it belongs to this customer; otherwise ``not_found`` (never reveal that it exists)."""
-        account = self.store.get(account_id)
-        if account is None or account.customer_id != principal_customer_id:
-            raise NotFound("no such account", param=param)
-        return account
+        return owned_by(self.store.get(account_id), principal_customer_id, param=param)
 
     def find(self, account_id: int) -> DepositAccount | None:
         return self.store.get(account_id)

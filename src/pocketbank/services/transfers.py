@@ -61,7 +61,7 @@ from pocketbank.errors import (
     SameAccount,
     StepUpRequired,
 )
-from pocketbank.services.accounts import AccountService
+from pocketbank.services.accounts import AccountService, owned_by
 from pocketbank.services.ledger import LedgerService
 from pocketbank.services.payees import PayeeService
 from pocketbank.services.ports import StepUpVerifier
@@ -213,9 +213,7 @@ class TransferService:
         # Both ends in one read (this runs on every transfer); the checks below keep their order all the same, so
         # a request with several faults is told about the first one, whichever that is.
         found = self.accounts.find_many([draft.from_account] if to_id is None else [draft.from_account, to_id])
-        source = found.get(draft.from_account)
-        if source is None or source.customer_id != owner:
-            raise NotFound("no such account", param="from_account")
+        source = owned_by(found.get(draft.from_account), owner, param="from_account")
         if source.status is not AccountStatus.OPEN:
             raise AccountClosed("the account is closed", param="from_account")
         if draft.currency.upper() != source.currency:
