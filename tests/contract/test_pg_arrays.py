@@ -25,8 +25,16 @@ def read(conn: psycopg.Connection[tuple[object, ...]], literal: str, sql_type: s
 
 
 def test_ids_are_16_byte_big_endian(conn: psycopg.Connection[tuple[object, ...]]) -> None:
-    values = [1, 255, 2**64, 2**127 + 12345, U128_MAX - 1]
+    values = [1, 255, 2**64, 2**127 + 12345, U128_MAX - 1, 0, U128_MAX]
     assert read(conn, arr.ids(values), "bytea") == [v.to_bytes(16, "big") for v in values]
+    assert read(conn, arr.ids([44]), "bytea") == [(44).to_bytes(16, "big")]
+
+
+def test_a_thousand_ids_each_come_back_in_place(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    # Every element boundary of a long array: the literal is made in one piece, then cut at each element.
+    values = [(k * 0x9E3779B97F4A7C15_F39CC0605CEDC834) % (U128_MAX + 1) for k in range(1000)]
+    assert read(conn, arr.ids(values), "bytea") == [v.to_bytes(16, "big") for v in values]
+    assert read(conn, arr.u64s([v >> 64 for v in values]), "bytea") == [(v >> 64).to_bytes(8, "big") for v in values]
 
 
 def test_zero_pending_id_is_null(conn: psycopg.Connection[tuple[object, ...]]) -> None:
@@ -68,5 +76,16 @@ def test_anything_but_a_result_code_is_refused(bad: str) -> None:
 def test_anything_but_an_integer_is_refused(bad: object) -> None:
     with pytest.raises((ValueError, TypeError)):
         arr.ints([1, bad])  # type: ignore[list-item]
-    with pytest.raises((ValueError, TypeError)):
-        arr.ids([1, bad])  # type: ignore[list-item]
+    # ids_or_null reads any false value as "no id" (NULL), None included; the others refuse it.
+    for encode in (arr.ids, arr.u64s) if bad is None else (arr.ids, arr.ids_or_null, arr.u64s):
+        with pytest.raises(ValueError, match="unsigned integer"):
+            encode([1, bad])  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize("bad", [-1, U128_MAX + 1])
+def test_an_id_outside_128_bits_is_refused(bad: int) -> None:
+    for encode in (arr.ids, arr.ids_or_null):
+        with pytest.raises(ValueError, match="128-bit unsigned integer"):
+            encode([1, bad])
+    with pytest.raises(ValueError, match="64-bit unsigned integer"):
+        arr.u64s([2**64])

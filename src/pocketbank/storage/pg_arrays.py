@@ -21,9 +21,7 @@ from typing import Any
 
 _CODE = re.compile(r"[a-z0-9_]+")
 
-_BYTEA16 = "\\\\x{:032x}".format  # an array element: the backslash is escaped once for the array parser
-_BYTEA8 = "\\\\x{:016x}".format
-_INT = "{:d}".format
+_INT = int.__repr__  # refuses a float or a string (a TypeError), unlike ``str``; and gives 1, not True, for a bool
 
 
 def ints(values: Iterable[int]) -> str:
@@ -31,19 +29,39 @@ def ints(values: Iterable[int]) -> str:
     return "{" + ",".join(map(_INT, values)) + "}"
 
 
+def _fixed_width(values: Iterable[int], width: int) -> str:
+    """A ``bytea[]`` literal of unsigned integers as ``width``-byte big-endian strings.
+
+    All the hex is made by one ``bytes.hex`` over the concatenated values, with a comma between elements, and one
+    ``replace`` then puts each element's ``\\x`` after its comma: three C calls for the whole array, where formatting
+    each element with ``"{:032x}".format`` had cost three times as much (a batch of a thousand transfers formats some
+    twenty thousand of them). ``to_bytes`` refuses anything else: a negative or too large value, a float, a string.
+    """
+    try:
+        packed = b"".join([v.to_bytes(width) for v in values])
+    except (AttributeError, OverflowError) as exc:
+        raise ValueError(f"not a {width * 8}-bit unsigned integer: {exc}") from None
+    if not packed:
+        return "{}"
+    return "{\\\\x" + packed.hex(",", -width).replace(",", ",\\\\x") + "}"
+
+
 def ids(values: Iterable[int]) -> str:
     """A ``bytea[]`` literal of 128-bit ids, 16 bytes each."""
-    return "{" + ",".join(map(_BYTEA16, values)) + "}"
+    return _fixed_width(values, 16)
 
 
 def ids_or_null(values: Iterable[int]) -> str:
     """Like ``ids``, with 0 (no id) as NULL: a transfer's ``pending_id``."""
-    return "{" + ",".join([_BYTEA16(v) if v else "NULL" for v in values]) + "}"
+    try:
+        return "{" + ",".join(["\\\\x" + v.to_bytes(16).hex() if v else "NULL" for v in values]) + "}"
+    except (AttributeError, OverflowError) as exc:
+        raise ValueError(f"not a 128-bit unsigned integer: {exc}") from None
 
 
 def u64s(values: Iterable[int]) -> str:
     """A ``bytea[]`` literal of 64-bit values, 8 bytes each: ``user_data_64``."""
-    return "{" + ",".join(map(_BYTEA8, values)) + "}"
+    return _fixed_width(values, 8)
 
 
 def byteas(values: Iterable[bytes]) -> str:
