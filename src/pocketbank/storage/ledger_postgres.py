@@ -57,6 +57,13 @@ _UPDATE_ACCOUNTS = (
     "FROM unnest(%s::bytea[], %s::int8[], %s::int8[], %s::int8[], %s::int8[], %s::int4[]) "
     "AS v(id, dp, dpo, cp, cpo, flags) WHERE a.id = v.id"
 )
+# Which of a batch's ids exist, as transfers or as failed ids: one statement, the ids sent once. A failed id's row
+# carries its result code in the last column, where a transfer's has NULL.
+_LOOKUP = (
+    f"SELECT {TRANSFER_COLUMNS}, NULL FROM ledger_transfers WHERE id = ANY(%(ids)s::bytea[]) UNION ALL "  # noqa: S608
+    "SELECT id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, result "
+    "FROM ledger_failed WHERE id = ANY(%(ids)s::bytea[])"
+)
 
 
 # The columns of each statement above, in its order: (record attribute, literal encoder).
@@ -191,19 +198,17 @@ class PostgresLedgerStore(LedgerStoreBase):
         """
         if not lookup:
             return self._lock_accounts(cur, account_ids), [], {}
-        conn = cur.connection
-        with conn.cursor() as transfers_cur, conn.cursor() as failed_cur:
+        with cur.connection.cursor() as lookup_cur:
             if account_ids:
                 cur.execute(_LOCK_ACCOUNTS, [arr.ids(account_ids)])
-            keys = arr.ids(lookup)
-            transfers_cur.execute(
-                f"SELECT {TRANSFER_COLUMNS} FROM ledger_transfers WHERE id = ANY(%s::bytea[])",  # noqa: S608
-                [keys],
-            )
-            failed_cur.execute("SELECT id, result FROM ledger_failed WHERE id = ANY(%s::bytea[])", [keys])
+            lookup_cur.execute(_LOOKUP, {"ids": arr.ids(lookup)})
             accounts = _locked_states(cur) if account_ids else {}
-            transfers = [transfer_from_row(r) for r in transfers_cur.fetchall()]
-            failed = {int.from_bytes(r[0], "big"): r[1] for r in failed_cur.fetchall()}
+            transfers, failed = [], {}
+            for r in lookup_cur.fetchall():
+                if r[13] is None:
+                    transfers.append(transfer_from_row(r))
+                else:
+                    failed[int.from_bytes(r[0], "big")] = r[13]
         return accounts, transfers, failed
 
     def _insert_accounts(self, cur: Cursor, rows: list[tuple[Any, ...]]) -> None:
