@@ -5,6 +5,11 @@ response (success or business refusal) is stored and replayed to every retry wit
 A different body with the same key is 422; a retry while the first is still running is 409. If the first request
 fails unexpectedly the claim is released, and a retry runs it again: safe, because the ledger transfer ids are
 derived from the key, so the ledger itself answers ``exists`` rather than moving money twice.
+
+An operation that can store its response in its own last unit of work does so through the ``Completion`` it is
+handed (Stripe's "atomic phases"): the response is then stored exactly when the outcome commits. Otherwise, or when
+it ends in a refusal, the response is stored here afterwards, in a transaction of its own; if the process dies in
+between, the claim stays in progress until its lease runs out, and a retry then runs the request again.
 """
 
 from __future__ import annotations
@@ -15,11 +20,11 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from pocketbank.api.errors import PROBLEM, STATUS, TYPE_BASE, request_id
 from pocketbank.errors import IdempotencyKeyRequired, InvalidId, PocketBankError
-from pocketbank.services.ports import IdempotencyStore, IdempotentResponse
+from pocketbank.services.ports import IdempotencyStore, IdempotentResponse, Tx
 
 LEASE_NS = 60 * 1_000_000_000
 # Statuses of refusals that leave no trace: everything else (success, insufficient funds, a limit) is stored and
@@ -41,6 +46,23 @@ def check_key(key: str | None) -> str:
     return key
 
 
+class Completion:
+    """Stores an operation's response inside the operation's own unit of work (``tx``), at most once."""
+
+    def __init__(self, store: IdempotencyStore, principal: str, key: str, now: int) -> None:
+        self._store, self._principal, self._key, self._now = store, principal, key, now
+        self.stored: IdempotentResponse | None = None
+
+    def __call__(self, tx: Tx, status: int, body: Any) -> None:
+        response = IdempotentResponse(status, _json(body))
+        self._store.complete(self._principal, self._key, response, self._now, tx=tx)
+        self.stored = response
+
+
+def _json(body: Any) -> str:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
 def run_idempotent(
     request: Request,
     store: IdempotencyStore,
@@ -48,22 +70,19 @@ def run_idempotent(
     principal: str,
     key: str | None,
     payload: Any,
-    call: Callable[[], tuple[int, Any]],
+    call: Callable[[Completion], tuple[int, Any]],
 ) -> Response:
     key = check_key(key)
     claim = store.claim(principal, key, fingerprint(request, payload), now, LEASE_NS)
     if claim.replay is not None:
-        media = PROBLEM if claim.replay.status >= 400 else "application/json"
-        return Response(
-            claim.replay.body,
-            status_code=claim.replay.status,
-            media_type=media,
-            headers={"Idempotent-Replayed": "true"},
-        )
+        return _answer(claim.replay, replayed=True)
+    completion = Completion(store, principal, key, now)
     try:
-        status, body = call()
-        media = "application/json"
+        status, body = call(completion)
     except PocketBankError as exc:
+        if completion.stored is not None:
+            # The outcome committed, with its response, before this error: that response is the answer.
+            return _answer(completion.stored)
         status = STATUS.get(exc.code, 400)
         if status in RETRYABLE_REFUSALS:
             # Refused before anything happened (a mistyped step-up code, a malformed field): forget the key, so
@@ -79,10 +98,20 @@ def run_idempotent(
             "param": exc.param,
             "request_id": request_id(request),
         }
-        media = PROBLEM
     except BaseException:
-        store.release(principal, key)
+        store.release(principal, key)  # a no-op once the response is stored: a retry then replays it
         raise
-    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-    store.complete(principal, key, IdempotentResponse(status, text), now)
-    return JSONResponse(json.loads(text), status_code=status, media_type=media)
+    if completion.stored is None:
+        completion.stored = IdempotentResponse(status, _json(body))
+        store.complete(principal, key, completion.stored, now)
+    return _answer(completion.stored)
+
+
+def _answer(response: IdempotentResponse, *, replayed: bool = False) -> Response:
+    """The stored response, byte for byte: the first answer and every replay are the same."""
+    return Response(
+        response.body,
+        status_code=response.status,
+        media_type=PROBLEM if response.status >= 400 else "application/json",
+        headers={"Idempotent-Replayed": "true"} if replayed else None,
+    )

@@ -75,7 +75,10 @@ class IdempotencyStore(Protocol):
         """
         ...
 
-    def complete(self, principal: str, key: str, response: IdempotentResponse, now: int) -> None: ...
+    def complete(self, principal: str, key: str, response: IdempotentResponse, now: int, tx: Tx | None = None) -> None:
+        """Store the response to replay. With ``tx``, inside that unit of work: the response is then stored exactly
+        when the outcome it describes commits, and never without it (Stripe's "atomic phases")."""
+        ...
 
     def release(self, principal: str, key: str) -> None:
         """Forget a claim whose request failed unexpectedly, so a retry runs it again (money moves by ledger ids

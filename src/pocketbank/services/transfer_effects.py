@@ -54,6 +54,9 @@ class TransferRecordStore(Protocol):
     def get_many(self, ids: list[int]) -> dict[int, TransferRecord]: ...
 
 
+# What a caller does in the unit of work that records a transfer's outcome (see ``TransferEffects.submit``).
+Respond = Callable[[Tx, TransferRecord], None]
+
 MAX_REVERSAL_ATTEMPTS = 50
 
 
@@ -134,8 +137,12 @@ class TransferEffects:
             raise error_for(role, code)
         return record
 
-    def submit(self, principal: Principal, record: TransferRecord) -> TransferRecord:
-        """Record the intent (if new), send the chain, and write the outcome back."""
+    def submit(self, principal: Principal, record: TransferRecord, respond: Respond | None = None) -> TransferRecord:
+        """Record the intent (if new), send the chain, and write the outcome back.
+
+        ``respond`` runs in the unit of work that writes a successful outcome, with the record as it now stands,
+        if this call is the one that writes it.
+        """
         with self.d.uow.begin() as tx:
             self.records.insert(tx, record)
         results = [r.value for r in self.ledger.create_transfers([leg.transfer for leg in record.legs])]
@@ -156,6 +163,7 @@ class TransferEffects:
             raise error_for(role, code)
         final = TransferStatus.SCHEDULED if record.scheduled_for is not None else TransferStatus.POSTED
         event = self._event(principal, "transfer.created", record)
+        done = replace(record, status=final)  # what the row will hold: no need to read it back
         with self.d.uow.begin() as tx:
             # False when a concurrent retry finished it first: then that retry wrote the audit and the event.
             won = self.records.set_status(tx, record.id, final, TransferStatus.PROCESSING)
@@ -164,12 +172,14 @@ class TransferEffects:
                     tx, _audit(principal, "transfer.created", record, self.d.now(), {"fee": record.fee})
                 )
                 self.d.outbox.add(tx, event)
+                if respond is not None:
+                    respond(tx, done)
         if won:
             self.d.bus.publish([event])
-            return replace(record, status=final)  # what the row now holds: no need to read it back
-        done = self.records.get(record.id)
-        assert done is not None
-        return done
+            return done
+        current = self.records.get(record.id)
+        assert current is not None
+        return current
 
     # -- after creation -------------------------------------------------------------------------------------
 

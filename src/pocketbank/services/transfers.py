@@ -65,7 +65,7 @@ from pocketbank.services.accounts import AccountService, owned_by
 from pocketbank.services.ledger import LedgerService
 from pocketbank.services.payees import PayeeService
 from pocketbank.services.ports import StepUpVerifier
-from pocketbank.services.transfer_effects import TransferEffects, TransferRecordStore
+from pocketbank.services.transfer_effects import Respond, TransferEffects, TransferRecordStore
 from pocketbank.services.unit import UnitDeps
 
 
@@ -242,8 +242,15 @@ class TransferService:
     # -- creating -------------------------------------------------------------------------------------------
 
     def create(
-        self, principal: Principal, draft: TransferDraft, idempotency_key: str, proof: StepUpProof | None
+        self,
+        principal: Principal,
+        draft: TransferDraft,
+        idempotency_key: str,
+        proof: StepUpProof | None,
+        respond: Respond | None = None,
     ) -> TransferRecord:
+        """``respond`` runs in the unit of work that records the transfer's outcome, when this call is the one that
+        records it: the caller stores its answer there (the API's idempotent response), with the outcome."""
         transfer_id = transfer_id_for(principal.id, idempotency_key)
         done = self.effects.existing(principal, transfer_id, draft.matches)
         if done is not None:
@@ -253,7 +260,7 @@ class TransferService:
             raise StepUpRequired("confirm this transfer with a step-up code", param="step_up")
         binding = binding_digest(principal.public_id, draft.amount, draft.currency, draft.destination_ref)
         method = self.step_up.verify(principal, proof.challenge_id, proof.code, binding, self.d.now())
-        return self._execute(principal, principal.id, draft, r, transfer_id, method)
+        return self._execute(principal, principal.id, draft, r, transfer_id, method, respond)
 
     def create_at_counter(
         self, staff: Principal, customer_id: int, draft: TransferDraft, idempotency_key: str
@@ -278,6 +285,7 @@ class TransferService:
         r: _Resolved,
         transfer_id: int,
         method: AuthMethod,
+        respond: Respond | None = None,
     ) -> TransferRecord:
         quote = self._quote(principal, draft, r)
         limit_legs = self._limit_legs(principal, customer_id, draft, r, method)
@@ -313,7 +321,7 @@ class TransferService:
             memo=draft.memo,
             legs=tuple(legs),
         )
-        return self.effects.submit(principal, record)
+        return self.effects.submit(principal, record, respond)
 
     def _limit_legs(
         self, principal: Principal, customer_id: int, draft: TransferDraft, r: _Resolved, method: AuthMethod

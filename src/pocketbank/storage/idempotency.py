@@ -7,7 +7,7 @@ out, a retry may claim the key again (safe, because money moves by ledger ids de
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, bindparam, delete, select, tuple_, update
+from sqlalchemy import Connection, Engine, bindparam, delete, select, tuple_, update
 
 from pocketbank.errors import IdempotencyKeyInUse, IdempotencyKeyReused
 from pocketbank.services.ports import IdempotencyClaim, IdempotentResponse
@@ -61,11 +61,15 @@ class SqlIdempotencyStore:
                     return IdempotencyClaim(replay=None)
         raise IdempotencyKeyInUse("a request with this Idempotency-Key is still in progress", param="Idempotency-Key")
 
-    def complete(self, principal: str, key: str, response: IdempotentResponse, now: int) -> None:
+    def complete(
+        self, principal: str, key: str, response: IdempotentResponse, now: int, tx: Connection | None = None
+    ) -> None:
+        params = {"p": principal, "k": key, "new_status": response.status, "new_body": response.body}
+        if tx is not None:
+            tx.execute(_COMPLETE, params)
+            return
         with self.engine.begin() as conn:
-            conn.execute(
-                _COMPLETE, {"p": principal, "k": key, "new_status": response.status, "new_body": response.body}
-            )
+            conn.execute(_COMPLETE, params)
 
     def release(self, principal: str, key: str) -> None:
         with self.engine.begin() as conn:

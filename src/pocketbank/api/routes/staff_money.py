@@ -12,7 +12,7 @@ from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from pocketbank.api.deps import ContainerDep, CurrentStaff
-from pocketbank.api.idempotency import run_idempotent
+from pocketbank.api.idempotency import Completion, run_idempotent
 from pocketbank.api.routes.accounts import AccountOut, account_out
 from pocketbank.api.routes.transfers import TransferOut, transfer_out
 from pocketbank.domain.accounts import derive_id
@@ -68,7 +68,7 @@ def create_counter_transfer(
         memo=body.memo,
     )
 
-    def call() -> tuple[int, object]:
+    def call(_: Completion) -> tuple[int, object]:
         record = container.transfers.create_at_counter(staff, customer_id, draft, idempotency_key or "")
         return 201, transfer_out(record).model_dump(mode="json")
 
@@ -96,7 +96,7 @@ def deposit_cash(
     """Cash paid in at the counter (the demo's and tests' way of putting money in an account)."""
     account = parse_id(IdKind.ACCOUNT, body.account_id, param="account_id")
 
-    def call() -> tuple[int, object]:
+    def call(_: Completion) -> tuple[int, object]:
         deposit_id = derive_id("deposit", staff.id, idempotency_key)
         view = container.accounts.deposit_cash(staff, account, body.amount, deposit_id)
         return 200, account_out(view).model_dump(mode="json")

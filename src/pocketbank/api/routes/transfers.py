@@ -8,11 +8,12 @@ from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pocketbank.api.deps import ContainerDep, CurrentCustomer
-from pocketbank.api.idempotency import run_idempotent
+from pocketbank.api.idempotency import Completion, run_idempotent
 from pocketbank.domain.arrival import ArrivalMode
 from pocketbank.domain.ids import IdKind, format_id, parse_id
 from pocketbank.domain.ledger import AMOUNT_MAX
 from pocketbank.domain.transfers import TransferRecord
+from pocketbank.services.ports import Tx
 from pocketbank.services.transfers import Quote, StepUpProof, TransferDraft
 
 router = APIRouter(prefix="/v1/transfers", tags=["transfers"])
@@ -151,8 +152,11 @@ def create_transfer(
     proof = StepUpProof(body.step_up.challenge_id, body.step_up.code) if body.step_up else None
     draft = body.draft()
 
-    def call() -> tuple[int, object]:
-        record = container.transfers.create(customer, draft, idempotency_key or "", proof)
+    def call(complete: Completion) -> tuple[int, object]:
+        def respond(tx: Tx, done: TransferRecord) -> None:
+            complete(tx, 201, transfer_out(done).model_dump(mode="json"))
+
+        record = container.transfers.create(customer, draft, idempotency_key or "", proof, respond=respond)
         return 201, transfer_out(record).model_dump(mode="json")
 
     payload = body.model_dump(mode="json", exclude={"step_up"})

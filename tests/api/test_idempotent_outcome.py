@@ -1,0 +1,108 @@
+"""A transfer's idempotent response is stored in the unit of work that records its outcome (Stripe's atomic phases).
+
+So there is no moment at which the money has moved but the key still says "in progress": a server that dies right
+after the transfer commits leaves a key that replays the answer, not one that refuses every retry with 409 until
+its lease runs out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from auth_helpers import SignedUp
+from fastapi.testclient import TestClient
+from money_helpers import (
+    add_payee,
+    balance,
+    deposit,
+    ledger_ok,
+    post_transfer,
+    relax_rate_limits,
+    step_up,
+    transfer_body,
+    yuan,
+)
+from starlette.requests import Request
+
+from pocketbank.api.idempotency import Completion, run_idempotent
+from pocketbank.bootstrap import Container
+from pocketbank.errors import Conflict
+from pocketbank.services.ports import IdempotentResponse
+
+
+def _server_dies_after_the_transfer_commits(container: Container, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing the request would do after its own units of work happens: no separate completion, no release."""
+    store = container.idempotency
+    complete = store.complete
+
+    def complete_only_inside_the_transfer(*args: Any, tx: Any = None, **kwargs: Any) -> None:
+        if tx is None:
+            raise RuntimeError("the server died before it could store the response")
+        complete(*args, tx=tx, **kwargs)
+
+    monkeypatch.setattr(store, "complete", complete_only_inside_the_transfer)
+    monkeypatch.setattr(store, "release", lambda principal, key: None)
+
+
+def test_a_crash_after_the_transfer_commits_leaves_a_key_that_replays_it(
+    client: TestClient,
+    container: Container,
+    signup: Callable[..., SignedUp],
+    teller: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    relax_rate_limits(container)
+    a, b = signup(), signup()
+    deposit(client, teller, a.account_id, yuan(1_000))
+    payee = add_payee(client, a, b.account_id, "Bob")
+    body = transfer_body(a, 700, payee_id=payee, proof=step_up(client, container, a, 700, payee))
+    _server_dies_after_the_transfer_commits(container, monkeypatch)
+
+    first = post_transfer(client, a, body, key="atomic-1")
+    assert first.status_code == 201, first.text
+    again = post_transfer(client, a, body, key="atomic-1")
+    assert again.status_code == 201, again.text
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.content == first.content  # byte for byte what the first answer said
+    assert again.json()["status"] == "posted"
+    assert balance(client, a) == yuan(1_000) - 700 and balance(client, b) == 700
+    ledger_ok(container)
+
+
+def _request() -> Request:
+    return Request({"type": "http", "method": "POST", "path": "/v1/transfers", "headers": [], "query_string": b""})
+
+
+def test_an_error_after_the_outcome_committed_does_not_replace_its_stored_response(container: Container) -> None:
+    store = container.idempotency
+    stored = {"id": "tr_1", "status": "posted"}
+
+    def call(complete: Completion) -> tuple[int, Any]:
+        with container.uow.begin() as tx:
+            complete(tx, 201, stored)
+        raise Conflict("something failed after the commit")
+
+    first = run_idempotent(_request(), store, 0, "cus_X", "k-after", {"a": 1}, call)
+    assert (first.status_code, first.body) == (201, b'{"id":"tr_1","status":"posted"}')
+    again = run_idempotent(_request(), store, 1, "cus_X", "k-after", {"a": 1}, lambda c: (500, {}))
+    assert (again.status_code, again.body) == (201, first.body)
+    assert again.headers["idempotent-replayed"] == "true"
+
+
+def test_without_a_completion_the_response_is_stored_afterwards(container: Container) -> None:
+    store = container.idempotency
+    first = run_idempotent(_request(), store, 0, "cus_Y", "k-plain", {"b": 2}, lambda c: (200, {"ok": True}))
+    assert (first.status_code, first.body) == (200, b'{"ok":true}')
+    assert "idempotent-replayed" not in first.headers
+    again = run_idempotent(_request(), store, 1, "cus_Y", "k-plain", {"b": 2}, lambda c: (500, {}))
+    assert again.headers["idempotent-replayed"] == "true" and again.body == first.body
+
+
+def test_a_response_stored_in_a_unit_of_work_is_replayed(container: Container) -> None:
+    store = container.idempotency
+    assert store.claim("cus_Z", "k-tx", "f", now=0, lease_ns=10).replay is None
+    with container.uow.begin() as tx:
+        store.complete("cus_Z", "k-tx", IdempotentResponse(201, '{"id":"tr_9"}'), 0, tx=tx)
+    assert store.claim("cus_Z", "k-tx", "f", now=1, lease_ns=10).replay == IdempotentResponse(201, '{"id":"tr_9"}')
