@@ -142,3 +142,37 @@ def test_a_wrong_answer_from_apply_fails_its_callers_and_the_writer_carries_on()
         gc.submit_async([1]).result(timeout=5)
     assert gc.submit_async([2]).result(timeout=5) == [2]
     gc.close()
+
+
+def test_a_batch_closes_once_every_expected_caller_has_joined() -> None:
+    """The callers a commit answered, and those that queued during it, are expected in the next batch; once they are
+    all in, it is applied at once instead of lingering for someone who is not coming."""
+    applied: list[list[int]] = []
+    first_held = threading.Event()
+    second_applied = threading.Event()
+    release = threading.Event()
+
+    def apply(segments: list[Sequence[int]], handoff: Callable[[], None]) -> list[list[int]]:
+        if not applied:
+            first_held.set()
+            release.wait(timeout=10)
+        applied.append([seg[0] for seg in segments])
+        if len(applied) == 2:
+            second_applied.set()
+        return [list(seg) for seg in segments]
+
+    # A linger far longer than the test: only the expected count can close the second batch early.
+    gc: GroupCommitter[int, int] = GroupCommitter(apply, writers=1, linger=30, linger_max=30)
+    a = threading.Thread(target=lambda: (gc.submit([1]), gc.submit([10])))  # a closed-loop caller: back at once
+    a.start()
+    assert first_held.wait(timeout=10)
+    b, c = gc.submit_async([2]), gc.submit_async([3])  # queue while the first batch commits
+    release.set()
+    # Expected next: b and c, and a coming back. On failure the second batch is still lingering after 5 s, and d
+    # then joins it; here it has been applied by then, and d gets a batch of its own.
+    second_applied.wait(timeout=5)
+    d = gc.submit_async([4])
+    a.join(timeout=10)
+    gc.close()  # d's batch expects more callers and would linger: closing ends the wait, and applies it
+    assert [f.result(timeout=10) for f in (b, c, d)] == [[2], [3], [4]]
+    assert applied == [[1], [2, 3, 10], [4]]

@@ -24,11 +24,13 @@ R = TypeVar("R")
 
 DEFAULT_MAX_BATCH = 8190  # TigerBeetle's batch size: large enough to amortise a commit, small enough to lock briefly
 
-# Linger: when a batch already holds two or more callers (so there is concurrency) and the queue runs dry, wait up
+# Linger: when the queue runs dry before the batch holds as many callers as are expected (see ``_expected``), wait up
 # to ``linger`` seconds for the next arrival, and at most ``linger_max`` in all. Without it 32 closed-loop callers
 # split into two cohorts that alternate (one queues while the other's batch commits), so every commit carried half
-# of them; waiting a fraction of a commit for the answered cohort to come back merges them. A lone caller never
-# waits: its batch has one segment.
+# of them; waiting a fraction of a commit for the answered cohort to come back merges them. A batch that every
+# expected caller has joined does not wait: waiting on for one more, who was not coming, had cost 0.2 ms of every
+# 3.3 ms cycle with 32 callers (and linger_max cut one batch in six short). A caller in a quiet system never waits,
+# since one caller is expected; after a burst the first caller may wait one ``linger`` for the others.
 DEFAULT_LINGER = 0.0002
 DEFAULT_LINGER_MAX = 0.001
 
@@ -85,6 +87,9 @@ class GroupCommitter(Generic[E, R]):
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[tuple[Sequence[E], Pending[R]] | None] = queue.SimpleQueue()
         self._closed = False
+        # How many callers the next batch can expect: those the last batch answered (closed-loop callers come back)
+        # and those that queued while it committed. A guess: it only tunes how long a batch lingers, within the bounds.
+        self._expected = 0
         # The baton: only one writer forms a batch at a time, and it hands the baton on when its batch is about to
         # commit (the ``handoff`` given to ``apply``). So with two writers, one batch's commit (an fsync) overlaps
         # the next batch's reads and state machine, and batches are not cut into fragments by writers racing for
@@ -152,7 +157,7 @@ class GroupCommitter(Generic[E, R]):
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
-                if len(batch) < 2 or self._linger <= 0:
+                if len(batch) >= self._expected or self._linger <= 0:
                     break
                 now = time.monotonic()
                 deadline = deadline or now + self._linger_max
@@ -179,5 +184,6 @@ class GroupCommitter(Generic[E, R]):
             for _, future in batch:
                 future.set_exception(exc)
             return
+        self._expected = len(batch) + self._queue.qsize()
         for (_, future), result in zip(batch, results, strict=False):
             future.set_result(result)
