@@ -61,6 +61,18 @@ def test_empty_arrays(conn: psycopg.Connection[tuple[object, ...]]) -> None:
     assert read(conn, arr.ids([]), "bytea") == []
 
 
+def test_row_addresses_round_trip(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    values = ["(0,1)", "(4294967295,65535)", "(12,3)"]
+    assert [str(v) for v in read(conn, arr.tids(values), "tid")] == values
+    assert read(conn, arr.tids([]), "tid") == []
+
+
+@pytest.mark.parametrize("bad", ["x", "(1,2", '(0,1)","(2,3)', "", "(1,2),(3,4)", "(-1,2)"])
+def test_anything_but_a_row_address_is_refused(bad: str) -> None:
+    with pytest.raises(ValueError, match="row address"):
+        arr.tids(["(0,1)", bad])
+
+
 def test_result_codes_stay_strings(conn: psycopg.Connection[tuple[object, ...]]) -> None:
     codes = ["exceeds_credits", "exists_with_different_user_data_128", "null"]
     assert read(conn, arr.codes(codes), "text") == codes

@@ -54,5 +54,11 @@ def test_lookup_prepared_on_a_small_table_is_an_index_lookup_on_a_large_one(pg_s
         plan = "\n".join(row[0] for row in conn.execute(f"EXPLAIN EXECUTE {names[0]}('{ids}')").fetchall())
         assert "Seq Scan" not in plan, plan
         assert "Index" in plan, plan
+    # The counters' update finds each row by the address the lock read it at: no index, no scan.
+    names = [name for name, statement in prepared if statement.startswith("UPDATE ledger_accounts")]
+    assert names, "the counters' update should have been prepared by now"
+    args = ", ".join(["'{\"(0,1)\"}'"] + ["'{0}'"] * 5)
+    plan = "\n".join(row[0] for row in conn.execute(f"EXPLAIN EXECUTE {names[0]}({args})").fetchall())
+    assert "Tid Scan" in plan and "Seq Scan" not in plan, plan
     conn.rollback()
     assert pg_store.verify().ok

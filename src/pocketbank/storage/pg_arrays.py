@@ -64,6 +64,22 @@ def u64s(values: Iterable[int]) -> str:
     return _fixed_width(values, 8)
 
 
+_TIDS = re.compile(r'\{"\(\d+,\d+\)"(?:,"\(\d+,\d+\)")*\}')
+
+
+def tids(values: Sequence[str]) -> str:
+    """A ``tid[]`` literal of row addresses as PostgreSQL printed them, ``(block,offset)``: quoted for their comma.
+
+    They come from the server, but are checked all the same: one match over the whole literal, and its count.
+    """
+    if not values:
+        return "{}"
+    literal = '{"' + '","'.join(values) + '"}'
+    if not _TIDS.fullmatch(literal) or literal.count("(") != len(values):
+        raise ValueError("not a row address (block,offset)")
+    return literal
+
+
 def byteas(values: Iterable[bytes]) -> str:
     """A ``bytea[]`` literal of byte strings (ids already encoded)."""
     return "{" + ",".join(["\\\\x" + v.hex() for v in values]) + "}"
