@@ -1,16 +1,13 @@
 """The double-entry ledger: TigerBeetle's model of accounts and transfers, as pure Python.
 
-``model`` defines the records, ``results`` the result codes, ``validation`` the checks that need no state and
-``machine`` the state machine that applies a batch to a snapshot of the accounts it touches.
+``model`` defines the records, ``results`` the result codes, ``validation`` the checks that need no state,
+``batch`` what a batch reads and writes, ``machine`` the state machine that applies a batch of transfers to a
+snapshot of the accounts it touches, and ``account_machine`` its account half.
 """
 
-from pocketbank.domain.ledger.machine import (
-    LedgerSnapshot,
-    TransferBatchOutcome,
-    TransferMachine,
-    create_accounts,
-    required_ids,
-)
+from pocketbank.domain.ledger.account_machine import create_accounts
+from pocketbank.domain.ledger.batch import LedgerSnapshot, TransferBatchOutcome, required_ids
+from pocketbank.domain.ledger.machine import TransferMachine
 from pocketbank.domain.ledger.model import (
     AMOUNT_MAX,
     NS_PER_SECOND,

@@ -23,16 +23,11 @@ transaction, but a linked chain may not run across a caller's boundary.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
+from pocketbank.domain.ledger.batch import LedgerSnapshot, TransferBatchOutcome
 from pocketbank.domain.ledger.model import (
     AMOUNT_MAX,
     NS_PER_SECOND,
-    U16_MAX,
-    U32_MAX,
-    U64_MAX,
-    U128_MAX,
-    Account,
     AccountBalance,
     AccountFlags,
     AccountState,
@@ -45,10 +40,9 @@ from pocketbank.domain.ledger.model import (
 from pocketbank.domain.ledger.results import (
     SUCCESS_TRANSFER_RESULTS,
     TRANSIENT_TRANSFER_RESULTS,
-    CreateAccountResult,
     CreateTransferResult,
 )
-from pocketbank.domain.ledger.validation import check_account_fields, check_transfer_fields, exists_result
+from pocketbank.domain.ledger.validation import check_transfer_fields, exists_result
 
 R = CreateTransferResult
 F = TransferFlags
@@ -71,46 +65,6 @@ _CLOSING_CREDIT = F.CLOSING_CREDIT
 _OK = R.OK
 _EXISTS = R.EXISTS
 assert {_OK, _EXISTS} == SUCCESS_TRANSFER_RESULTS
-
-
-@dataclass(slots=True)
-class LedgerSnapshot:
-    """What a batch may read: loaded by the store, inside the write transaction, after locking the accounts."""
-
-    accounts: dict[int, AccountState]  # the batch changes these in place
-    transfers: dict[int, Transfer]  # existing transfers with the batch's ids, and the pending ones referred to
-    pending: dict[int, PendingState]  # state of every pending transfer in ``transfers``
-    failed: dict[int, str] = field(default_factory=dict)  # ids among the batch's that failed before
-
-
-@dataclass(slots=True)
-class TransferBatchOutcome:
-    """What the store must write: all of it in the same transaction, or none of it."""
-
-    results: list[list[CreateTransferResult]]
-    transfers: list[Transfer]
-    accounts: list[AccountState]  # final state of every account whose counters or flags changed
-    pending_created: dict[int, PendingState]
-    pending_changed: dict[int, PendingState]
-    failed: list[tuple[int, str]]
-    history: list[AccountBalance]
-    expired: list[int]
-    next_timestamp: int
-
-
-def required_ids(segments: Sequence[Sequence[Transfer]]) -> tuple[set[int], set[int], set[int]]:
-    """The transfer ids, pending ids and account ids a batch refers to, so the store can load its snapshot."""
-    ids: set[int] = set()
-    pending_ids: set[int] = set()
-    accounts: set[int] = set()
-    for segment in segments:
-        for t in segment:
-            ids.add(t.id)
-            if t.flags & F.RESOLVING:
-                pending_ids.add(t.pending_id)
-            accounts.add(t.debit_account_id)
-            accounts.add(t.credit_account_id)
-    return ids, pending_ids, accounts
 
 
 class TransferMachine:
@@ -484,90 +438,3 @@ def _restore(target: dict[int, PendingState], key: int, previous: PendingState |
         target.pop(key, None)
     else:
         target[key] = previous
-
-
-def create_accounts(
-    segments: Sequence[Sequence[Account]], existing: dict[int, Account], first_timestamp: int
-) -> tuple[list[list[CreateAccountResult]], list[Account], int]:
-    """Validate and create accounts; linked chains apply all or none. Returns results, new accounts, next ts.
-
-    ``existing`` holds the stored accounts with the batch's ids; it is updated with the accounts created.
-    """
-    A = CreateAccountResult
-    created: list[Account] = []
-    ts = first_timestamp
-    out: list[list[CreateAccountResult]] = []
-    for events in segments:
-        n = len(events)
-        results: list[CreateAccountResult] = [A.OK] * n
-        i = 0
-        while i < n:
-            end = i
-            while end < n and events[end].flags & AccountFlags.LINKED:
-                end += 1
-            chain_open = end == n
-            end = min(end, n - 1)
-            mark = len(created)
-            failed_at, code = -1, A.OK
-            for k in range(i, end + 1):
-                if chain_open and k == end:
-                    failed_at, code = k, A.LINKED_EVENT_CHAIN_OPEN
-                    break
-                a = events[k]
-                code = check_account_fields(a) or A.OK
-                if code is A.OK:
-                    prior = existing.get(a.id)
-                    if prior is not None:
-                        code = _account_exists(a, prior)
-                    else:
-                        stored = Account(
-                            a.id, a.ledger, a.code, a.flags, a.user_data_128, a.user_data_64, a.user_data_32,
-                            0, 0, 0, 0, ts,
-                        )  # fmt: skip
-                        ts += 1
-                        existing[a.id] = stored
-                        created.append(stored)
-                results[k] = code
-                if code not in (A.OK, A.EXISTS):
-                    failed_at = k
-                    break
-            if (failed_at >= 0 and end > i) or chain_open:
-                for undone in created[mark:]:
-                    del existing[undone.id]
-                del created[mark:]
-                for k in range(i, end + 1):
-                    results[k] = A.LINKED_EVENT_FAILED
-                results[failed_at] = code
-            i = end + 1
-        out.append(results)
-    return out, created, ts
-
-
-def _account_exists(a: Account, e: Account) -> CreateAccountResult:
-    A = CreateAccountResult
-    if a.flags != e.flags & ~_CLOSED:
-        return A.EXISTS_WITH_DIFFERENT_FLAGS
-    if a.user_data_128 != e.user_data_128:
-        return A.EXISTS_WITH_DIFFERENT_USER_DATA_128
-    if a.user_data_64 != e.user_data_64:
-        return A.EXISTS_WITH_DIFFERENT_USER_DATA_64
-    if a.user_data_32 != e.user_data_32:
-        return A.EXISTS_WITH_DIFFERENT_USER_DATA_32
-    if a.ledger != e.ledger:
-        return A.EXISTS_WITH_DIFFERENT_LEDGER
-    if a.code != e.code:
-        return A.EXISTS_WITH_DIFFERENT_CODE
-    return A.EXISTS
-
-
-__all__ = [
-    "U16_MAX",
-    "U32_MAX",
-    "U64_MAX",
-    "U128_MAX",
-    "LedgerSnapshot",
-    "TransferBatchOutcome",
-    "TransferMachine",
-    "create_accounts",
-    "required_ids",
-]
