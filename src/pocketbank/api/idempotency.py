@@ -72,6 +72,11 @@ def run_idempotent(
     payload: Any,
     call: Callable[[Completion], tuple[int, Any]],
 ) -> Response:
+    """Run ``call`` once per key and answer every retry with its stored response.
+
+    ``call`` returns (status, body); when it has stored its response through the ``Completion`` it is handed, that
+    stored response is the answer and the body it returns is not used.
+    """
     key = check_key(key)
     claim = store.claim(principal, key, fingerprint(request, payload), now, LEASE_NS)
     if claim.replay is not None:

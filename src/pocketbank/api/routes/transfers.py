@@ -157,7 +157,9 @@ def create_transfer(
             complete(tx, 201, transfer_out(done).model_dump(mode="json"))
 
         record = container.transfers.create(customer, draft, idempotency_key or "", proof, respond=respond)
-        return 201, transfer_out(record).model_dump(mode="json")
+        if complete.stored is not None:
+            return 201, None  # stored with the outcome: run_idempotent answers with exactly that
+        return 201, transfer_out(record).model_dump(mode="json")  # e.g. a retry that found the transfer done
 
     payload = body.model_dump(mode="json", exclude={"step_up"})
     return run_idempotent(
