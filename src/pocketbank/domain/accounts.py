@@ -33,6 +33,7 @@ from pocketbank.domain.ledger import AccountFlags
 LIMIT_LEDGER_BASE = 9_000_000
 LIMIT_LEDGER = LIMIT_LEDGER_BASE + 156  # CNY's limit ledger: limit units are CNY minor units
 FEE_SUBACCOUNTS = 4
+LIMIT_USAGE_SUBACCOUNTS = 32  # per limit ledger: see limit_usage_account_id
 
 CUSTOMER_ACCOUNT_FLAGS = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS | AccountFlags.HISTORY
 
@@ -97,6 +98,21 @@ def bank_account_id(ledger: int, code: AccountCode, sub: int = 0) -> int:
 def fee_account_id(ledger: int, transfer_id: int) -> int:
     """Fee income is spread over sub-accounts by transfer id, so concurrent fees do not contend on one row."""
     return bank_account_id(ledger, AccountCode.FEE_INCOME, transfer_id % FEE_SUBACCOUNTS)
+
+
+def limit_usage_account_id(limit_ledger: int, transfer_id: int) -> int:
+    """The bank account a transfer's limit legs credit: one of the limit ledger's usage sub-accounts, by transfer id.
+
+    Every transfer in the bank credits limit usage (what it debits is the customer's own allowance), so with a single
+    usage account every ledger batch would lock the same row, and concurrent batches (other workers, other servers)
+    would wait for each other's commits. Spread over sub-accounts, two batches meet on one only by chance. The
+    account's balance means nothing on its own; only the sum over the ledger does. Sub-account 0 has the id the
+    single account had, so an existing bank carries on, and a transfer keeps the legs it was recorded with (a retry
+    or a scheduled post resubmits them as they are). The limit source stays one account: it only funds an allowance
+    when a period starts, in a batch of its own, and a funding's id names it (re-funding an existing allowance must
+    find the same transfer).
+    """
+    return bank_account_id(limit_ledger, AccountCode.LIMIT_USAGE, transfer_id % LIMIT_USAGE_SUBACCOUNTS)
 
 
 def limit_ledger(asset_ledger: int) -> int:

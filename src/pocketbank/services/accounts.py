@@ -14,6 +14,7 @@ from typing import Protocol
 from pocketbank.domain.accounts import (
     CUSTOMER_ACCOUNT_FLAGS,
     FEE_SUBACCOUNTS,
+    LIMIT_USAGE_SUBACCOUNTS,
     AccountCode,
     AccountStatus,
     DepositAccount,
@@ -99,8 +100,11 @@ class AccountService:
                     Account(bank_account_id(ledger, AccountCode.FEE_INCOME, sub), ledger, AccountCode.FEE_INCOME)
                 )
             limits = limit_ledger(ledger)  # each currency counts its limits on a ledger of its own
-            for kind in (AccountCode.LIMIT_SOURCE, AccountCode.LIMIT_USAGE):
-                accounts.append(Account(bank_account_id(limits, kind), limits, kind))
+            source = AccountCode.LIMIT_SOURCE
+            accounts.append(Account(bank_account_id(limits, source), limits, source))
+            usage = AccountCode.LIMIT_USAGE  # spread over sub-accounts: see limit_usage_account_id
+            subs = range(LIMIT_USAGE_SUBACCOUNTS)
+            accounts.extend(Account(bank_account_id(limits, usage, s), limits, usage) for s in subs)
         bad = [
             r
             for r in self.ledger.create_accounts(accounts)

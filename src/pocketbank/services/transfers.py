@@ -31,6 +31,7 @@ from pocketbank.domain.accounts import (
     fee_account_id,
     limit_account_id,
     limit_ledger,
+    limit_usage_account_id,
 )
 from pocketbank.domain.arrival import ArrivalMode, scheduled_for
 from pocketbank.domain.channels import AuthMethod
@@ -288,7 +289,7 @@ class TransferService:
         respond: Respond | None = None,
     ) -> TransferRecord:
         quote = self._quote(principal, draft, r)
-        limit_legs = self._limit_legs(principal, customer_id, draft, r, method)
+        limit_legs = self._limit_legs(principal, customer_id, draft, r, method, transfer_id)
         scheduled = quote.scheduled_for is not None
         legs = payment_chain(
             transfer_id,
@@ -324,7 +325,13 @@ class TransferService:
         return self.effects.submit(principal, record, respond)
 
     def _limit_legs(
-        self, principal: Principal, customer_id: int, draft: TransferDraft, r: _Resolved, method: AuthMethod
+        self,
+        principal: Principal,
+        customer_id: int,
+        draft: TransferDraft,
+        r: _Resolved,
+        method: AuthMethod,
+        transfer_id: int,
     ) -> list[LimitLeg]:
         """Check the per-transaction caps and name the period allowances to debit, all in the transfer's currency."""
         asset = self.assets.get(r.source.currency)
@@ -341,7 +348,7 @@ class TransferService:
         legs = []
         allowances: dict[int, int] = {}
         ledger = limit_ledger(asset.ledger)
-        usage = bank_account_id(ledger, AccountCode.LIMIT_USAGE)
+        usage = limit_usage_account_id(ledger, transfer_id)
         for lim in applicable:
             if lim.period is LimitPeriod.TRANSACTION:
                 continue
