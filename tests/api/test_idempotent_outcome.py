@@ -46,28 +46,58 @@ def _server_dies_after_the_transfer_commits(container: Container, monkeypatch: p
     monkeypatch.setattr(store, "release", lambda principal, key: None)
 
 
-def test_a_crash_after_the_transfer_commits_leaves_a_key_that_replays_it(
-    client: TestClient,
-    container: Container,
-    signup: Callable[..., SignedUp],
-    teller: dict[str, str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def _answered_then_replayed(post: Callable[[], Any]) -> Any:
+    """The first request's 201, and a retry that replays it byte for byte."""
+    first = post()
+    assert first.status_code == 201, first.text
+    again = post()
+    assert (again.status_code, again.headers.get("idempotent-replayed")) == (201, "true"), again.text
+    assert again.content == first.content
+    return first
+
+
+@pytest.fixture
+def pair(
+    client: TestClient, container: Container, signup: Callable[..., SignedUp], teller: dict[str, str]
+) -> tuple[SignedUp, SignedUp]:
+    """A, with 1,000.00 CNY, and B."""
     relax_rate_limits(container)
     a, b = signup(), signup()
     deposit(client, teller, a.account_id, yuan(1_000))
+    return a, b
+
+
+def test_a_crash_after_the_transfer_commits_leaves_a_key_that_replays_it(
+    client: TestClient, container: Container, pair: tuple[SignedUp, SignedUp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = pair
     payee = add_payee(client, a, b.account_id, "Bob")
     body = transfer_body(a, 700, payee_id=payee, proof=step_up(client, container, a, 700, payee))
     _server_dies_after_the_transfer_commits(container, monkeypatch)
 
-    first = post_transfer(client, a, body, key="atomic-1")
-    assert first.status_code == 201, first.text
-    again = post_transfer(client, a, body, key="atomic-1")
-    assert again.status_code == 201, again.text
-    assert again.headers["idempotent-replayed"] == "true"
-    assert again.content == first.content  # byte for byte what the first answer said
-    assert again.json()["status"] == "posted"
+    first = _answered_then_replayed(lambda: post_transfer(client, a, body, key="atomic-1"))
+    assert first.json()["status"] == "posted"
     assert balance(client, a) == yuan(1_000) - 700 and balance(client, b) == 700
+    ledger_ok(container)
+
+
+def test_so_does_a_counter_transfer(
+    client: TestClient,
+    container: Container,
+    pair: tuple[SignedUp, SignedUp],
+    teller: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    a, b = pair
+    body = {
+        "customer_id": a.id, "from_account": a.account_id, "to_account": b.account_id, "amount": 900,
+        "currency": "CNY",
+    }  # fmt: skip
+    _server_dies_after_the_transfer_commits(container, monkeypatch)
+    headers = {**teller, "Idempotency-Key": "atomic-counter-1"}
+    first = _answered_then_replayed(lambda: client.post("/v1/staff/transfers", json=body, headers=headers))
+    assert first.json()["channel"] == "counter"
+    assert balance(client, a) == yuan(1_000) - 900 and balance(client, b) == 900
     ledger_ok(container)
 
 

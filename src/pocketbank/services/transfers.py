@@ -264,19 +264,24 @@ class TransferService:
         return self._execute(principal, principal.id, draft, r, transfer_id, method, respond)
 
     def create_at_counter(
-        self, staff: Principal, customer_id: int, draft: TransferDraft, idempotency_key: str
+        self,
+        staff: Principal,
+        customer_id: int,
+        draft: TransferDraft,
+        idempotency_key: str,
+        respond: Respond | None = None,
     ) -> TransferRecord:
         """A teller's transfer for a customer who proved their identity in person: counter fees apply.
 
         The idempotency key is the teller's (the API scopes it to them), so the id is derived from teller and key:
-        a key the customer used on the phone names a different transfer.
+        a key the customer used on the phone names a different transfer. ``respond``: as for ``create``.
         """
         transfer_id = transfer_id_for(customer_id, f"counter:{staff.public_id}:{idempotency_key}")
         done = self.effects.existing(staff, transfer_id, draft.matches)
         if done is not None:
             return done
         r = self._resolve(staff, draft, customer_id=customer_id)
-        return self._execute(staff, customer_id, draft, r, transfer_id, AuthMethod.STAFF)
+        return self._execute(staff, customer_id, draft, r, transfer_id, AuthMethod.STAFF, respond)
 
     def _execute(
         self,

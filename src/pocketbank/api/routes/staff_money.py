@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pocketbank.api.deps import ContainerDep, CurrentStaff
 from pocketbank.api.idempotency import Completion, run_idempotent
 from pocketbank.api.routes.accounts import AccountOut, account_out
-from pocketbank.api.routes.transfers import TransferOut, transfer_out
+from pocketbank.api.routes.transfers import TransferOut, created, transfer_out
 from pocketbank.domain.accounts import derive_id
 from pocketbank.domain.arrival import ArrivalMode
 from pocketbank.domain.ids import IdKind, parse_id
@@ -68,9 +68,11 @@ def create_counter_transfer(
         memo=body.memo,
     )
 
-    def call(_: Completion) -> tuple[int, object]:
-        record = container.transfers.create_at_counter(staff, customer_id, draft, idempotency_key or "")
-        return 201, transfer_out(record).model_dump(mode="json")
+    def call(complete: Completion) -> tuple[int, object]:
+        key = idempotency_key or ""
+        return created(
+            complete, lambda respond: container.transfers.create_at_counter(staff, customer_id, draft, key, respond)
+        )
 
     payload = body.model_dump(mode="json")
     now = container.clock.now_ns()

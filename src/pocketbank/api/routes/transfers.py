@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Request, Response
@@ -14,6 +15,7 @@ from pocketbank.domain.ids import IdKind, format_id, parse_id
 from pocketbank.domain.ledger import AMOUNT_MAX
 from pocketbank.domain.transfers import TransferRecord
 from pocketbank.services.ports import Tx
+from pocketbank.services.transfer_effects import Respond
 from pocketbank.services.transfers import Quote, StepUpProof, TransferDraft
 
 router = APIRouter(prefix="/v1/transfers", tags=["transfers"])
@@ -113,6 +115,19 @@ def transfer_out(t: TransferRecord) -> TransferOut:
     )
 
 
+def created(complete: Completion, create: Callable[[Respond], TransferRecord]) -> tuple[int, object]:
+    """A new transfer's 201, stored with its outcome: ``create`` runs the service with a ``respond`` that stores it
+    in the unit of work that records the transfer (see ``run_idempotent``, which then answers with exactly that)."""
+
+    def respond(tx: Tx, done: TransferRecord) -> None:
+        complete(tx, 201, transfer_out(done).model_dump(mode="json"))
+
+    record = create(respond)
+    if complete.stored is not None:
+        return 201, None
+    return 201, transfer_out(record).model_dump(mode="json")  # e.g. a retry that found the transfer done
+
+
 def quote_out(q: Quote) -> QuoteOut:
     return QuoteOut(
         amount=q.amount,
@@ -153,13 +168,9 @@ def create_transfer(
     draft = body.draft()
 
     def call(complete: Completion) -> tuple[int, object]:
-        def respond(tx: Tx, done: TransferRecord) -> None:
-            complete(tx, 201, transfer_out(done).model_dump(mode="json"))
-
-        record = container.transfers.create(customer, draft, idempotency_key or "", proof, respond=respond)
-        if complete.stored is not None:
-            return 201, None  # stored with the outcome: run_idempotent answers with exactly that
-        return 201, transfer_out(record).model_dump(mode="json")  # e.g. a retry that found the transfer done
+        return created(
+            complete, lambda respond: container.transfers.create(customer, draft, idempotency_key or "", proof, respond)
+        )
 
     payload = body.model_dump(mode="json", exclude={"step_up"})
     return run_idempotent(
