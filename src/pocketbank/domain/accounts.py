@@ -95,6 +95,22 @@ def bank_account_id(ledger: int, code: AccountCode, sub: int = 0) -> int:
     return (1 << 120) | (ledger << 32) | (int(code) << 8) | sub
 
 
+_BANK_CODES = frozenset(int(c) for c in AccountCode if c is not AccountCode.CUSTOMER_DEPOSIT)
+_BETWEEN_TOP_AND_LEDGER = ((1 << 64) - 1) << 56  # bits 56-119: always zero in a bank id (a ledger is < 2**24)
+
+
+def is_bank_account_id(account_id: int) -> bool:
+    """Whether ``account_id`` is laid out as ``bank_account_id`` makes them.
+
+    A customer's account id is derived or random, so its top byte alone (0x01 in a bank id) matches one id in 256:
+    the test must also see the 64 zero bits between that byte and the ledger, and a bank account code. A customer
+    id passes it with odds of about 2**-72, no likelier than two random ids colliding.
+    """
+    return (
+        account_id >> 120 == 1 and not account_id & _BETWEEN_TOP_AND_LEDGER and (account_id >> 8) & 0xFF in _BANK_CODES
+    )
+
+
 def fee_account_id(ledger: int, transfer_id: int) -> int:
     """Fee income is spread over sub-accounts by transfer id, so concurrent fees do not contend on one row."""
     return bank_account_id(ledger, AccountCode.FEE_INCOME, transfer_id % FEE_SUBACCOUNTS)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from pocketbank.domain.accounts import TransferCode
+from pocketbank.domain.accounts import TransferCode, is_bank_account_id
 from pocketbank.domain.ledger import PendingStatus, Transfer, TransferFlags
 from pocketbank.domain.ledger.queries import AccountFilter
 from pocketbank.domain.principals import Principal
@@ -147,7 +147,7 @@ class StatementService:
                     currency=currency,
                     status=status,
                     counterparty=other,
-                    counterparty_is_bank=other >> 120 == 1,
+                    counterparty_is_bank=is_bank_account_id(other),
                     balance_after=balances.get(t.timestamp),
                     transfer=record,
                 )
