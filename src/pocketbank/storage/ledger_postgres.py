@@ -90,13 +90,6 @@ _LOCK_ACCOUNTS = (
 )
 
 
-def _locked_states(cur: Cursor) -> tuple[dict[int, AccountState], dict[int, str]]:
-    """The result of ``_LOCK_ACCOUNTS``: the states a batch changes, and where each account's row is (its ctid)."""
-    rows = cur.fetchall()
-    states = {a.id: a for a in map(account_state_from_row, rows)}
-    return states, dict(zip(states, [r[7] for r in rows], strict=True))
-
-
 def libpq_url(url: str) -> str:
     """Accept SQLAlchemy's ``postgresql+psycopg://`` spelling as well as libpq's."""
     for prefix in ("postgresql+psycopg://", "postgres+psycopg://"):
@@ -189,11 +182,16 @@ class PostgresLedgerStore(LedgerStoreBase):
         return "= ANY(%s::bytea[])", [arr.byteas(values)]
 
     def _lock_accounts(self, cur: Cursor, ids: list[int]) -> dict[int, AccountState]:
-        self._local.rows_at = {}
-        if not ids:
-            return {}
-        cur.execute(_LOCK_ACCOUNTS, [arr.ids(ids)])
-        states, self._local.rows_at = _locked_states(cur)
+        if ids:
+            cur.execute(_LOCK_ACCOUNTS, [arr.ids(ids)])
+        return self._locked_states(cur if ids else None)
+
+    def _locked_states(self, cur: Cursor | None) -> dict[int, AccountState]:
+        """The result of ``_LOCK_ACCOUNTS`` (None: nothing was locked): the states a batch changes. Where each row is
+        (its ctid) is kept for this thread's transaction, for ``_write_outcome``'s update."""
+        rows = cur.fetchall() if cur is not None else []
+        states = {a.id: a for a in map(account_state_from_row, rows)}
+        self._local.rows_at = dict(zip(states, [r[7] for r in rows], strict=True))
         return states
 
     def _locked_reads(
@@ -209,7 +207,7 @@ class PostgresLedgerStore(LedgerStoreBase):
             if account_ids:
                 cur.execute(_LOCK_ACCOUNTS, [arr.ids(account_ids)])
             lookup_cur.execute(_LOOKUP, {"ids": arr.ids(lookup)})
-            accounts, self._local.rows_at = _locked_states(cur) if account_ids else ({}, {})
+            accounts = self._locked_states(cur if account_ids else None)
             transfers, failed = [], {}
             for r in lookup_cur.fetchall():
                 if r[13] is None:

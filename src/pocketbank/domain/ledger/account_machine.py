@@ -14,9 +14,7 @@ from collections.abc import Sequence
 
 from pocketbank.domain.ledger.model import Account, AccountFlags
 from pocketbank.domain.ledger.results import CreateAccountResult
-from pocketbank.domain.ledger.validation import check_account_fields
-
-_CLOSED = AccountFlags.CLOSED
+from pocketbank.domain.ledger.validation import account_exists_result, check_account_fields
 
 
 def create_accounts(
@@ -51,7 +49,7 @@ def create_accounts(
                 if code is A.OK:
                     prior = existing.get(a.id)
                     if prior is not None:
-                        code = _account_exists(a, prior)
+                        code = account_exists_result(a, prior)
                     else:
                         stored = Account(
                             a.id, a.ledger, a.code, a.flags, a.user_data_128, a.user_data_64, a.user_data_32,
@@ -74,20 +72,3 @@ def create_accounts(
             i = end + 1
         out.append(results)
     return out, created, ts
-
-
-def _account_exists(a: Account, e: Account) -> CreateAccountResult:
-    A = CreateAccountResult
-    if a.flags != e.flags & ~_CLOSED:
-        return A.EXISTS_WITH_DIFFERENT_FLAGS
-    if a.user_data_128 != e.user_data_128:
-        return A.EXISTS_WITH_DIFFERENT_USER_DATA_128
-    if a.user_data_64 != e.user_data_64:
-        return A.EXISTS_WITH_DIFFERENT_USER_DATA_64
-    if a.user_data_32 != e.user_data_32:
-        return A.EXISTS_WITH_DIFFERENT_USER_DATA_32
-    if a.ledger != e.ledger:
-        return A.EXISTS_WITH_DIFFERENT_LEDGER
-    if a.code != e.code:
-        return A.EXISTS_WITH_DIFFERENT_CODE
-    return A.EXISTS

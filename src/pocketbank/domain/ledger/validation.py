@@ -236,3 +236,22 @@ def check_account_fields(a: Account) -> CreateAccountResult | None:
     if a.code == 0:
         return A.CODE_MUST_NOT_BE_ZERO
     return None
+
+
+def account_exists_result(a: Account, e: Account) -> CreateAccountResult:
+    """What creating ``a`` answers when ``e`` is stored under its id: ``exists`` if they match, else the first field
+    that differs (the account twin of ``exists_result``; a closed account still matches its creation flags)."""
+    A = CreateAccountResult
+    if a.flags != e.flags & ~AccountFlags.CLOSED:
+        return A.EXISTS_WITH_DIFFERENT_FLAGS
+    if a.user_data_128 != e.user_data_128:
+        return A.EXISTS_WITH_DIFFERENT_USER_DATA_128
+    if a.user_data_64 != e.user_data_64:
+        return A.EXISTS_WITH_DIFFERENT_USER_DATA_64
+    if a.user_data_32 != e.user_data_32:
+        return A.EXISTS_WITH_DIFFERENT_USER_DATA_32
+    if a.ledger != e.ledger:
+        return A.EXISTS_WITH_DIFFERENT_LEDGER
+    if a.code != e.code:
+        return A.EXISTS_WITH_DIFFERENT_CODE
+    return A.EXISTS
