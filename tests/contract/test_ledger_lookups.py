@@ -21,6 +21,7 @@ from pocketbank.domain.ledger.queries import AccountFilter
 R = CreateTransferResult
 F = TransferFlags
 BANK, ALICE, BOB = 1, 2, 3
+CODE = 10
 
 
 @pytest.fixture
@@ -212,3 +213,39 @@ def test_verify_reports_a_tampered_counter(bank, store, db_url):
         # Restore it: the autouse check then confirms verify() is clean again.
         conn.execute(f"UPDATE ledger_accounts SET credits_posted = credits_posted - 1 WHERE id = {p}", (_b(ALICE),))
     assert store.verify().ok
+
+
+def test_a_batch_mixing_plain_and_detailed_transfers_stores_every_field(bank, store):
+    """Most transfers carry no pending id, timeout or user data, and the stores write those with fewer bound
+    columns; a batch that mixes them with detailed ones must still read back field for field."""
+    bank.open(BANK, ALICE, BOB)
+    batch = [
+        bank.t(201, BANK, ALICE, 50),
+        bank.t(202, BANK, BOB, 7, user_data_128=2**128 - 2, user_data_64=2**64 - 1, user_data_32=2**32 - 1),
+        bank.t(203, ALICE, BOB, 3, flags=F.PENDING, timeout=3600),
+        bank.t(204, BOB, ALICE, 1, user_data_32=9),
+        bank.post(205, 203, 2),
+        bank.t(206, ALICE, BANK, 4),
+    ]
+    assert bank.ledger.create_transfers(batch) == [R.OK] * len(batch)
+    stored = {t.id: t for t in store.lookup_transfers([t.id for t in batch])}
+    for sent in batch:
+        if sent.flags & F.POST_PENDING_TRANSFER:
+            continue  # a post takes what it leaves at zero from its pending transfer: checked below
+        got = stored[sent.id]
+        for field in ("user_data_128", "user_data_64", "user_data_32", "timeout", "pending_id", "flags", "code"):
+            assert getattr(got, field) == getattr(sent, field), (sent.id, field)
+    post = stored[205]
+    assert (post.pending_id, post.amount, post.code, post.debit_account_id) == (203, 2, CODE, ALICE)
+    assert stored[201].amount == 50
+    assert len({t.timestamp for t in stored.values()}) == len(batch)
+
+
+def test_one_batch_finds_both_existing_and_failed_ids(bank):
+    """The batch's look-up of earlier ids answers for transfers and failed ids together."""
+    bank.open(BANK, ALICE, BOB)
+    bank.open(LIMITED := 9, flags=AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS)
+    assert bank.one(bank.t(301, BANK, ALICE, 10)) == R.OK
+    assert bank.one(bank.t(302, LIMITED, BOB, 10)) == R.EXCEEDS_CREDITS
+    again = [bank.t(301, BANK, ALICE, 10), bank.t(302, LIMITED, BOB, 10), bank.t(303, ALICE, BOB, 1)]
+    assert bank.ledger.create_transfers(again) == [R.EXISTS, R.ID_ALREADY_FAILED, R.OK]

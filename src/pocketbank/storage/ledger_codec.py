@@ -85,12 +85,53 @@ def transfer_rows(transfers: Sequence[Transfer]) -> list[tuple[Any, ...]]:
     ]
 
 
+def plain_transfer_rows(transfers: Sequence[Transfer]) -> tuple[list[tuple[Any, ...]], list[Transfer]]:
+    """Rows for the transfers with no pending id, timeout or user data (most of them), binding only the eight
+    columns that vary; the others are literals in the statement. And the transfers that are not plain."""
+    plain: list[tuple[Any, ...]] = []
+    other: list[Transfer] = []
+    for t in transfers:
+        if t.pending_id or t.timeout or t.user_data_128 or t.user_data_64 or t.user_data_32:
+            other.append(t)
+        else:
+            plain.append(
+                (
+                    t.id.to_bytes(16, "big"),
+                    t.debit_account_id.to_bytes(16, "big"),
+                    t.credit_account_id.to_bytes(16, "big"),
+                    t.amount,
+                    t.ledger,
+                    t.code,
+                    t.flags,
+                    t.timestamp,
+                )
+            )
+    return plain, other
+
+
 def transfer_from_row(r: Sequence[Any]) -> Transfer:
     return Transfer(
         _from_bytes(r[0], "big"), _from_bytes(r[1], "big"), _from_bytes(r[2], "big"), r[3], r[5], r[6], r[7],
         _from_bytes(r[4], "big") if r[4] is not None else 0, r[8], _from_bytes(r[9], "big"),
         _from_bytes(r[10], "big"), r[11], r[12],
     )  # fmt: skip
+
+
+# The columns a failed id fills in a look-up that returns transfers and failed ids together: its id, NULL for the
+# other transfer columns, and its result code in one more column, which is NULL on a transfer's row.
+FAILED_AS_TRANSFER_COLUMNS = "id, " + "NULL, " * TRANSFER_COLUMNS.count(",") + "result"
+
+
+def split_lookup_rows(rows: Sequence[Sequence[Any]]) -> tuple[list[Transfer], dict[int, str]]:
+    """The transfers and the failed ids (with their result codes) of such a look-up."""
+    transfers: list[Transfer] = []
+    failed: dict[int, str] = {}
+    for r in rows:
+        if r[13] is None:
+            transfers.append(transfer_from_row(r))
+        else:
+            failed[_from_bytes(r[0], "big")] = r[13]
+    return transfers, failed
 
 
 def history_row(h: AccountBalance) -> tuple[Any, ...]:

@@ -24,10 +24,11 @@ from pocketbank.storage import pg_arrays as arr
 from pocketbank.storage.ledger_codec import (
     ACCOUNT_COLUMNS,
     ACCOUNT_STATE_COLUMNS,
+    FAILED_AS_TRANSFER_COLUMNS,
     HISTORY_COLUMNS,
     TRANSFER_COLUMNS,
     account_state_from_row,
-    transfer_from_row,
+    split_lookup_rows,
 )
 from pocketbank.storage.ledger_store import MAX_ATTEMPTS, Cursor, LedgerStoreBase, SnapshotChanged
 from pocketbank.storage.ledger_verify import verify_ledger
@@ -66,8 +67,7 @@ _UPDATE_ACCOUNTS = (
 # carries its result code in the last column, where a transfer's has NULL.
 _LOOKUP = (
     f"SELECT {TRANSFER_COLUMNS}, NULL FROM ledger_transfers WHERE id = ANY(%(ids)s::bytea[]) UNION ALL "  # noqa: S608
-    "SELECT id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, result "
-    "FROM ledger_failed WHERE id = ANY(%(ids)s::bytea[])"
+    f"SELECT {FAILED_AS_TRANSFER_COLUMNS} FROM ledger_failed WHERE id = ANY(%(ids)s::bytea[])"
 )
 
 
@@ -208,12 +208,7 @@ class PostgresLedgerStore(LedgerStoreBase):
                 cur.execute(_LOCK_ACCOUNTS, [arr.ids(account_ids)])
             lookup_cur.execute(_LOOKUP, {"ids": arr.ids(lookup)})
             accounts = self._locked_states(cur if account_ids else None)
-            transfers, failed = [], {}
-            for r in lookup_cur.fetchall():
-                if r[13] is None:
-                    transfers.append(transfer_from_row(r))
-                else:
-                    failed[int.from_bytes(r[0], "big")] = r[13]
+            transfers, failed = split_lookup_rows(lookup_cur.fetchall())
         return accounts, transfers, failed
 
     def _insert_accounts(self, cur: Cursor, rows: list[tuple[Any, ...]]) -> None:

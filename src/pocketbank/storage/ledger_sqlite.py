@@ -15,6 +15,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from pocketbank.domain.ledger import AccountState, Transfer, TransferBatchOutcome
@@ -22,9 +23,12 @@ from pocketbank.domain.ledger.queries import AccountFilter, VerifyReport
 from pocketbank.storage.ledger_codec import (
     ACCOUNT_COLUMNS,
     ACCOUNT_STATE_COLUMNS,
+    FAILED_AS_TRANSFER_COLUMNS,
     TRANSFER_COLUMNS,
     history_row,
     id_bytes,
+    plain_transfer_rows,
+    split_lookup_rows,
     transfer_from_row,
     transfer_rows,
 )
@@ -53,6 +57,10 @@ CACHE_LIMIT = 100_000  # accounts
 FOLD_AT = 16_384  # transfers in ledger_transfers_recent; a look-up scans at most this many small rows
 
 _INSERT_TRANSFERS = f"INSERT INTO ledger_transfers ({TRANSFER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"  # noqa: S608
+_INSERT_PLAIN_TRANSFERS = (
+    f"INSERT INTO ledger_transfers ({TRANSFER_COLUMNS}) "  # noqa: S608
+    f"VALUES (?,?,?,?,NULL,?,?,?,0,X'{'00' * 16}',X'{'00' * 8}',0,?)"
+)
 _UPDATE_ACCOUNTS = (
     "UPDATE ledger_accounts SET debits_pending = ?, debits_posted = ?, credits_pending = ?, credits_posted = ?, "
     "flags = ? WHERE id = ?"
@@ -68,6 +76,19 @@ _LAST_TIMESTAMP = (
     "SELECT max(ts) FROM (SELECT max(timestamp) AS ts FROM ledger_transfers_recent "
     "UNION ALL SELECT max(last_timestamp) FROM ledger_posting_generations)"
 )
+
+
+@lru_cache(maxsize=64)
+def _lookup_sql(n: int) -> str:
+    """Which of ``n`` ids exist, as transfers or as failed ids, in one statement; the ids are numbered parameters
+    that both IN lists share, so they are bound once."""
+    marks = ",".join([f"?{k}" for k in range(1, n + 1)])
+    return (
+        f"SELECT {TRANSFER_COLUMNS}, NULL FROM ledger_transfers WHERE id IN ({marks}) UNION ALL "  # noqa: S608
+        f"SELECT {FAILED_AS_TRANSFER_COLUMNS} FROM ledger_failed WHERE id IN ({marks})"
+    )
+
+
 _T_COLUMNS = ", ".join("t." + c for c in TRANSFER_COLUMNS.split(", "))
 
 
@@ -208,12 +229,28 @@ class SqliteLedgerStore(LedgerStoreBase):
                 out[state.id] = fresh[state.id] = state
         return out
 
+    def _locked_reads(
+        self, cur: Cursor, account_ids: list[int], lookup: list[int]
+    ) -> tuple[dict[int, AccountState], list[Transfer], dict[int, str]]:
+        # The write lock is already held, so the order of the reads does not matter here; what does is sending the
+        # batch's ids once: one statement, numbered parameters shared by both IN lists.
+        accounts = self._lock_accounts(cur, account_ids)
+        if not lookup:
+            return accounts, [], {}
+        cur.execute(_lookup_sql(len(lookup)), [i.to_bytes(16, "big") for i in lookup])
+        transfers, failed = split_lookup_rows(cur.fetchall())
+        return accounts, transfers, failed
+
     def _insert_accounts(self, cur: Cursor, rows: list[tuple[Any, ...]]) -> None:
         cur.executemany(f"INSERT INTO ledger_accounts ({ACCOUNT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)  # noqa: S608
 
     def _write_outcome(self, cur: Cursor, o: TransferBatchOutcome) -> None:
         if o.transfers:
-            cur.executemany(_INSERT_TRANSFERS, transfer_rows(o.transfers))
+            plain, other = plain_transfer_rows(o.transfers)
+            if plain:
+                cur.executemany(_INSERT_PLAIN_TRANSFERS, plain)
+            if other:
+                cur.executemany(_INSERT_TRANSFERS, transfer_rows(other))
         if o.accounts:
             cur.executemany(
                 _UPDATE_ACCOUNTS, [(a.dp, a.dpo, a.cp, a.cpo, a.flags, a.id.to_bytes(16, "big")) for a in o.accounts]
