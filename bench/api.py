@@ -28,7 +28,9 @@ the run its own SMS step-up challenge bound to its amount and payee. Each client
 no two requests in flight ever belong to one customer. Then: ``GET /v1/health`` warm-up, the transfer phase (every
 request a fresh ``Idempotency-Key``, a real bearer token and a real step-up proof; only 201s count), the no-op
 phase, and after the server has stopped, ``verify_ok`` (the ledger's ``verify()``) and ``records_match`` (new
-transfer records = 201s).
+transfer records = 201s). Besides the timings, each phase's CPU per transfer (the workers', PostgreSQL's) and, on
+PostgreSQL, ``postgres_write_transactions_per_transfer``: counted from transaction ids, so it does not move with
+the machine's noise, and it is the figure that batching requests into shared transactions must bring down.
 
 The load generator is a minimal HTTP/1.1 keep-alive client on asyncio streams (requests are serialised before the
 clock starts): it costs far less CPU per request than a full client, which matters when it shares the cores with
@@ -265,6 +267,17 @@ def postgres_cpu_since(before: dict[int, float]) -> float:
     return sum(cpu - before.get(pid, 0.0) for pid, cpu in postgres_cpu().items())
 
 
+def next_xid() -> int:
+    """The next transaction id the PostgreSQL server will assign: only a transaction that writes takes one, so the
+    difference over a phase counts its write transactions (server-wide; nothing else writes during the phase)."""
+    import psycopg
+
+    with psycopg.connect(pg_admin_url(), autocommit=True) as conn:
+        row = conn.execute("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint").fetchone()
+        assert row is not None
+        return int(row[0])
+
+
 def main() -> None:
     use_bench_data_key()
     engine = choose_engine()
@@ -283,10 +296,12 @@ def main() -> None:
             asyncio.run(run_phase(port, 1.0, [itertools.repeat(health)] * CLIENTS, 200))  # warm-up
             spy = start_pyspy(workers[0], SECONDS) if workers else None
             pg_before = postgres_cpu() if engine == "postgres" else {}
+            xid_before = next_xid() if engine == "postgres" else 0
             worker_before = cpu_seconds(workers)
             transfers = asyncio.run(run_phase(port, SECONDS, transfers_work, 201))
             worker_cpu = cpu_seconds(workers) - worker_before
             pg_cpu = postgres_cpu_since(pg_before) if engine == "postgres" else 0.0
+            write_xacts = next_xid() - xid_before if engine == "postgres" else 0
             if spy is not None:
                 spy.wait()
             noop = asyncio.run(run_phase(port, SECONDS, [itertools.repeat(health)] * CLIENTS, 200))
@@ -311,6 +326,10 @@ def main() -> None:
         # CPU per created transfer during the transfer phase: the workers' Python, and the database server's.
         "worker_cpu_ms_per_transfer": round(worker_cpu * 1000 / transfers.ok, 2) if transfers.ok else None,
         "postgres_cpu_ms_per_transfer": round(pg_cpu * 1000 / transfers.ok, 2)
+        if transfers.ok and engine == "postgres"
+        else None,
+        # Steadier than the timings on a shared machine: what batching requests into transactions would lower.
+        "postgres_write_transactions_per_transfer": round(write_xacts / transfers.ok, 2)
         if transfers.ok and engine == "postgres"
         else None,
         "errors": {str(k): v for k, v in sorted((transfers.errors + noop.errors).items(), key=lambda kv: str(kv[0]))},
