@@ -15,13 +15,11 @@ from typing import Protocol
 from pocketbank.domain.channels import AuthMethod, Channel
 from pocketbank.domain.customers import AccountClass, CustomerStatus, IdKind
 from pocketbank.domain.principals import PrincipalKind, StaffRole
-from pocketbank.services.ports import Tx
+from pocketbank.services.ports import Tx, UnitOfWork
 
 
-class TxRunner(Protocol):
+class TxRunner(UnitOfWork, Protocol):
     """The unit of work, plus a read-only connection for hot read paths (token checks) that must not lock."""
-
-    def begin(self) -> AbstractContextManager[Tx]: ...
 
     def read(self) -> AbstractContextManager[Tx]: ...
 

@@ -32,6 +32,11 @@ class UnitOfWork(Protocol):
         """A transaction: commits when the block ends normally, rolls back when it raises."""
         ...
 
+    def single(self) -> AbstractContextManager[Tx]:
+        """For a single statement that is a whole transaction: the store may let it commit as it runs (one round
+        trip rather than three). Never for two statements that must commit together."""
+        ...
+
 
 class AuditLog(Protocol):
     def append(self, tx: Tx, record: AuditRecord) -> None: ...

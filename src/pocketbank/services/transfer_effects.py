@@ -143,7 +143,7 @@ class TransferEffects:
         ``respond`` runs in the unit of work that writes a successful outcome, with the record as it now stands,
         if this call is the one that writes it.
         """
-        with self.d.uow.begin() as tx:
+        with self.d.uow.single() as tx:
             self.records.insert(tx, record)
         results = [r.value for r in self.ledger.create_transfers([leg.transfer for leg in record.legs])]
         failure = chain_failure(record.legs, results)

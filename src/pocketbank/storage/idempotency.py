@@ -1,6 +1,6 @@
 """Idempotency keys in SQL (Stripe's semantics; see ``services.ports.IdempotencyStore``).
 
-A claim is its own short transaction, committed before the request runs, so a concurrent retry with the same key
+A claim commits before the request runs, so a concurrent retry with the same key
 finds it and gets 409 instead of running the request a second time. The lease covers a crashed server: once it runs
 out, a retry may claim the key again (safe, because money moves by ledger ids derived from the key).
 """
@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Engine, bindparam, delete, select, tuple_, up
 
 from pocketbank.errors import IdempotencyKeyInUse, IdempotencyKeyReused
 from pocketbank.services.ports import IdempotencyClaim, IdempotentResponse
-from pocketbank.storage.app_db import insert_if_absent
+from pocketbank.storage.app_db import insert_if_absent, statement_transactions
 from pocketbank.storage.app_schema import idempotency_keys as t
 
 # Every money-moving request completes its key: built once (see ``storage.money`` on what building costs).
@@ -27,8 +27,10 @@ class SqlIdempotencyStore:
         self.engine = engine
 
     def claim(self, principal: str, key: str, fingerprint: str, now: int, lease_ns: int) -> IdempotencyClaim:
+        # Each statement below is safe alone (an insert-if-absent, a read, a compare-and-set on the lease), so none
+        # needs a transaction around it: on PostgreSQL each commits as it runs.
         for _ in range(3):
-            with self.engine.begin() as conn:
+            with statement_transactions(self.engine) as conn:
                 # The common case, a fresh key, is one statement.
                 fresh = {
                     "principal": principal,
@@ -68,11 +70,11 @@ class SqlIdempotencyStore:
         if tx is not None:
             tx.execute(_COMPLETE, params)
             return
-        with self.engine.begin() as conn:
+        with statement_transactions(self.engine) as conn:
             conn.execute(_COMPLETE, params)
 
     def release(self, principal: str, key: str) -> None:
-        with self.engine.begin() as conn:
+        with statement_transactions(self.engine) as conn:
             conn.execute(delete(t).where((t.c.principal == principal) & (t.c.key == key) & (t.c.state != "done")))
 
     def purge(self, older_than: int, limit: int) -> int:
