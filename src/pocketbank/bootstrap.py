@@ -95,7 +95,8 @@ def build_container(
     settings = settings or Settings()
     configure_logging(settings.log_level, json=settings.log_json)
     clock = clock or SystemClock()
-    store = open_ledger_store(settings.database_url)  # also creates every table on first use
+    # Also creates every table on first use.
+    store = open_ledger_store(settings.database_url, pool_size=settings.ledger_pool_size)
     engine = make_engine(settings.database_url)
     ids = ids or SecureIdGenerator()
     bus = EventBus()

@@ -18,6 +18,13 @@ class Settings(BaseSettings):
     group_commit_writers: int = Field(
         default=1, ge=0, le=16, description="Writer threads coalescing concurrent transfers; 0 turns it off"
     )
+    ledger_pool_size: int = Field(
+        default=8,
+        ge=2,
+        le=64,
+        description="PostgreSQL connections per process for the ledger (group-commit writers and look-ups); the "
+        "server's max_connections must cover workers x (this + the application pool of 50)",
+    )
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
     log_json: bool = Field(default=False, description="JSON log lines (production) instead of console rendering")
     redis_url: str | None = Field(

@@ -41,7 +41,8 @@ def drop_schema(url: str) -> None:
         engine.dispose()
 
 
-def open_ledger_store(url: str, *, create: bool = True) -> LedgerStoreBase:
+def open_ledger_store(url: str, *, create: bool = True, pool_size: int | None = None) -> LedgerStoreBase:
+    """The store for ``url``; ``pool_size``: PostgreSQL connections it may hold (default ``POOL_SIZE``)."""
     parsed = make_url(sqlalchemy_url(url))
     if create:
         create_schema(url)
@@ -54,5 +55,5 @@ def open_ledger_store(url: str, *, create: bool = True) -> LedgerStoreBase:
     if parsed.get_backend_name() == "postgresql":
         from pocketbank.storage.ledger_postgres import PostgresLedgerStore
 
-        return PostgresLedgerStore(url)
+        return PostgresLedgerStore(url) if pool_size is None else PostgresLedgerStore(url, pool_size)
     raise ValueError(f"unsupported database URL: {parsed.get_backend_name()}")

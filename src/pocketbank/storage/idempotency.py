@@ -1,8 +1,8 @@
 """Idempotency keys in SQL (Stripe's semantics; see ``services.ports.IdempotencyStore``).
 
-A claim commits before the request runs, so a concurrent retry with the same key
-finds it and gets 409 instead of running the request a second time. The lease covers a crashed server: once it runs
-out, a retry may claim the key again (safe, because money moves by ledger ids derived from the key).
+A claim commits before the request runs, so a concurrent retry with the same key finds it and gets 409 instead of
+running the request a second time. The lease covers a crashed server: once it runs out, a retry may claim the key
+again (safe, because money moves by ledger ids derived from the key).
 """
 
 from __future__ import annotations

@@ -120,6 +120,7 @@ def transfer_from_row(r: Sequence[Any]) -> Transfer:
 # The columns a failed id fills in a look-up that returns transfers and failed ids together: its id, NULL for the
 # other transfer columns, and its result code in one more column, which is NULL on a transfer's row.
 FAILED_AS_TRANSFER_COLUMNS = "id, " + "NULL, " * TRANSFER_COLUMNS.count(",") + "result"
+_RESULT_AT = TRANSFER_COLUMNS.count(",") + 1  # that last column's index
 
 
 def split_lookup_rows(rows: Sequence[Sequence[Any]]) -> tuple[list[Transfer], dict[int, str]]:
@@ -127,10 +128,11 @@ def split_lookup_rows(rows: Sequence[Sequence[Any]]) -> tuple[list[Transfer], di
     transfers: list[Transfer] = []
     failed: dict[int, str] = {}
     for r in rows:
-        if r[13] is None:
+        result = r[_RESULT_AT]
+        if result is None:
             transfers.append(transfer_from_row(r))
         else:
-            failed[_from_bytes(r[0], "big")] = r[13]
+            failed[_from_bytes(r[0], "big")] = result
     return transfers, failed
 
 

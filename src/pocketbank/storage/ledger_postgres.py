@@ -12,11 +12,13 @@ binary array dumper, which was the writer's largest cost for small batches.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg_pool import ConnectionPool
 
 from pocketbank.domain.ledger import AccountState, Transfer, TransferBatchOutcome
 from pocketbank.domain.ledger.queries import VerifyReport
@@ -90,6 +92,22 @@ _LOCK_ACCOUNTS = (
 )
 
 
+# Connections per process: the group-commit writers' and the reads' (a look-up holds one for a few milliseconds).
+POOL_SIZE = 8
+APPLICATION_NAME = "pocketbank-ledger"  # how the store's sessions show in pg_stat_activity
+
+
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    # The ledger's statements find rows by key, a few to a thousand ids at a time: an index look-up each. A
+    # statement's plan is made once per connection (psycopg prepares it after a few runs), often while the tables
+    # are still small, where a scan is cheapest; the plan then stays a scan as the table grows (measured: 323 scans
+    # of ledger_transfers in an 8-second API run, a look-up of a dozen ids taking 1.9-3.3 ms instead of 0.02).
+    # Planning each run afresh instead (plan_cache_mode) cost more than it saved: a thousand-id array is costly to
+    # plan. ``verify``, which does read whole tables, turns scans back on for its own transaction.
+    conn.execute("SET enable_seqscan = off")
+    conn.commit()
+
+
 def libpq_url(url: str) -> str:
     """Accept SQLAlchemy's ``postgresql+psycopg://`` spelling as well as libpq's."""
     for prefix in ("postgresql+psycopg://", "postgres+psycopg://"):
@@ -102,40 +120,43 @@ class PostgresLedgerStore(LedgerStoreBase):
     engine = "postgres"
     placeholder = "%s"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool_size: int = POOL_SIZE) -> None:
         super().__init__()
         self.url = libpq_url(url)
-        self._local = threading.local()
-        self._connections: list[psycopg.Connection[Any]] = []
-        self._connections_lock = threading.Lock()
+        self._local = threading.local()  # the rows a transaction locked, for its own thread
+        # A bounded pool, not a connection per thread: a server runs dozens of request threads per worker process,
+        # and one connection each for every thread that ever read the ledger exhausted PostgreSQL's connections
+        # (100 by default) under load, with "too many clients" errors. A thread beyond the pool waits its turn.
+        self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+            self.url,
+            min_size=1,
+            max_size=pool_size,
+            kwargs={"autocommit": False, "application_name": APPLICATION_NAME},
+            configure=_configure,
+            num_workers=1,
+            name="pocketbank-ledger",
+            open=True,
+        )
 
-    def _conn(self) -> psycopg.Connection[Any]:
-        conn: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
-        if conn is None or conn.closed:
-            conn = psycopg.connect(self.url, autocommit=False)
-            # The ledger's statements find rows by key, a few to a thousand ids at a time: an index look-up each.
-            # A statement's plan is made once per connection (psycopg prepares it after a few runs), often while
-            # the tables are still small, where a scan is cheapest; the plan then stays a scan as the table grows
-            # (measured: 323 scans of ledger_transfers in an 8-second API run, a look-up of a dozen ids taking
-            # 1.9-3.3 ms instead of 0.02). Planning each run afresh instead (plan_cache_mode) cost more than it
-            # saved: a thousand-id array is costly to plan. ``verify``, which does read whole tables, turns scans
-            # back on for its own transaction.
-            conn.execute("SET enable_seqscan = off")
-            conn.commit()
-            self._local.conn = conn
-            with self._connections_lock:
-                self._connections.append(conn)
-        return conn
+    @contextmanager
+    def _conn(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection for one transaction; the caller ends the transaction before the block ends. A
+        connection that broke (a server restart) is dropped by the pool and replaced on a later checkout."""
+        conn = self._pool.getconn()
+        try:
+            yield conn
+        finally:
+            self._pool.putconn(conn)
 
     def close(self) -> None:
-        with self._connections_lock:
-            for conn in self._connections:
-                conn.close()
-            self._connections.clear()
+        self._pool.close()
         self._local = threading.local()
 
     def _write_transaction(self, work: Callable[[Cursor], T]) -> T:
-        conn = self._conn()
+        with self._conn() as conn:
+            return self._run_write(conn, work)
+
+    def _run_write(self, conn: psycopg.Connection[Any], work: Callable[[Cursor], T]) -> T:
         for attempt in range(MAX_ATTEMPTS):
             try:
                 # Pipeline mode: the writes and the commit go to the server together, in one round trip.
@@ -154,12 +175,13 @@ class PostgresLedgerStore(LedgerStoreBase):
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _read(self, work: Callable[[Cursor], T]) -> T:
-        conn = self._conn()
-        try:
-            with conn.cursor() as cur:
-                return work(cur)
-        finally:
-            conn.rollback()
+        with self._conn() as conn:
+            try:
+                with conn.cursor() as cur:
+                    return work(cur)
+            finally:
+                if not conn.closed:
+                    conn.rollback()
 
     def verify(self) -> VerifyReport:
         def work(cur: Cursor) -> VerifyReport:
