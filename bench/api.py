@@ -25,12 +25,14 @@ Environment:
 The setup runs in this process through the services, before the server starts (``bench/_api_setup.py``): customers
 signed up with SMS codes, a teller's cash deposit each, a payee each (the next customer), and for every transfer of
 the run its own SMS step-up challenge bound to its amount and payee. Each client owns a disjoint set of customers, so
-no two requests in flight ever belong to one customer. Then: ``GET /v1/health`` warm-up, the transfer phase (every
-request a fresh ``Idempotency-Key``, a real bearer token and a real step-up proof; only 201s count), the no-op
-phase, and after the server has stopped, ``verify_ok`` (the ledger's ``verify()``) and ``records_match`` (new
-transfer records = 201s). Besides the timings, each phase's CPU per transfer (the workers', PostgreSQL's) and, on
-PostgreSQL, ``postgres_write_transactions_per_transfer``: counted from transaction ids, so it does not move with
-the machine's noise, and it is the figure that batching requests into shared transactions must bring down.
+no two requests in flight ever belong to one customer. Then: ``GET /v1/health`` warm-up; an account-read phase
+(``GET /v1/accounts/{id}`` of each client's own customers: the read path, and a check that the server's connections
+stay within PostgreSQL's limit when writes follow reads); the transfer phase (every request a fresh
+``Idempotency-Key``, a real bearer token and a real step-up proof; only 201s count); the no-op phase; and after the
+server has stopped, ``verify_ok`` (the ledger's ``verify()``) and ``records_match`` (new transfer records = 201s).
+Besides the timings: the workers' CPU per read and per transfer, PostgreSQL's per transfer, and
+``postgres_write_transactions_per_transfer``, counted from transaction ids, so it does not move with the machine's
+noise: the figure that batching requests into shared transactions must bring down.
 
 The load generator is a minimal HTTP/1.1 keep-alive client on asyncio streams (requests are serialised before the
 clock starts): it costs far less CPU per request than a full client, which matters when it shares the cores with
@@ -142,8 +144,17 @@ class Connection:
             await self.writer.wait_closed()
 
 
-def get_request(port: int, path: str) -> bytes:
-    return f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\n\r\n".encode()
+def get_request(port: int, path: str, token: str | None = None) -> bytes:
+    auth = f"Authorization: Bearer {token}\r\n" if token else ""
+    return f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\n{auth}\r\n".encode()
+
+
+def read_work(port: int, people: list[setup.Customer]) -> list[Iterator[bytes]]:
+    """Per client: its own customers' accounts, read in turn (each an authenticated look-up of balance and state)."""
+    return [
+        itertools.cycle([get_request(port, f"/v1/accounts/{p.account}", p.token) for p in people[k::CLIENTS]])
+        for k in range(CLIENTS)
+    ]
 
 
 def transfer_request(port: int, token: str, body: bytes) -> bytes:
@@ -267,15 +278,20 @@ def postgres_cpu_since(before: dict[int, float]) -> float:
     return sum(cpu - before.get(pid, 0.0) for pid, cpu in postgres_cpu().items())
 
 
-def next_xid() -> int:
+def next_xid() -> int | None:
     """The next transaction id the PostgreSQL server will assign: only a transaction that writes takes one, so the
-    difference over a phase counts its write transactions (server-wide; nothing else writes during the phase)."""
+    difference over a phase counts its write transactions (server-wide; nothing else writes during the phase).
+    None when the server refuses the connection (out of connections: the run's errors say so)."""
     import psycopg
 
-    with psycopg.connect(pg_admin_url(), autocommit=True) as conn:
-        row = conn.execute("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint").fetchone()
-        assert row is not None
-        return int(row[0])
+    try:
+        with psycopg.connect(pg_admin_url(), autocommit=True) as conn:
+            row = conn.execute("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint").fetchone()
+    except psycopg.OperationalError as exc:
+        log(f"could not read the transaction counter: {exc}")
+        return None
+    assert row is not None
+    return int(row[0])
 
 
 def main() -> None:
@@ -294,20 +310,27 @@ def main() -> None:
             log(f"{engine}: server pid {proc.pid}, workers {workers}, port {port}")
             health = get_request(port, "/v1/health")
             asyncio.run(run_phase(port, 1.0, [itertools.repeat(health)] * CLIENTS, 200))  # warm-up
+            # Reads first: a read phase used to leave a ledger connection behind in every request thread, and the
+            # write phase after it then ran out of PostgreSQL connections ("too many clients").
+            reads_before = cpu_seconds(workers)
+            reads = asyncio.run(run_phase(port, SECONDS, read_work(port, people), 200))
+            reads_cpu = cpu_seconds(workers) - reads_before
             spy = start_pyspy(workers[0], SECONDS) if workers else None
             pg_before = postgres_cpu() if engine == "postgres" else {}
-            xid_before = next_xid() if engine == "postgres" else 0
+            xid_before = next_xid() if engine == "postgres" else None
             worker_before = cpu_seconds(workers)
             transfers = asyncio.run(run_phase(port, SECONDS, transfers_work, 201))
             worker_cpu = cpu_seconds(workers) - worker_before
             pg_cpu = postgres_cpu_since(pg_before) if engine == "postgres" else 0.0
-            write_xacts = next_xid() - xid_before if engine == "postgres" else 0
+            xid_after = next_xid() if xid_before is not None else None
+            write_xacts = xid_after - xid_before if xid_after is not None and xid_before is not None else None
             if spy is not None:
                 spy.wait()
             noop = asyncio.run(run_phase(port, SECONDS, [itertools.repeat(health)] * CLIENTS, 200))
         verify_ok, records_after = setup.check(url)
-    for status, body in transfers.samples.items():
-        log(f"transfers: HTTP {status}: {body.decode(errors='replace')}")
+    for phase_name, phase in (("transfers", transfers), ("reads", reads)):
+        for status, body in phase.samples.items():
+            log(f"{phase_name}: HTTP {status}: {body.decode(errors='replace')}")
     if transfers.exhausted:
         log(f"{transfers.exhausted} clients ran out of prepared transfers: raise BENCH_API_MAX_TRANSFERS")
     noop_rps = noop.ok / noop.elapsed if noop.elapsed else 0.0
@@ -330,9 +353,15 @@ def main() -> None:
         else None,
         # Steadier than the timings on a shared machine: what batching requests into transactions would lower.
         "postgres_write_transactions_per_transfer": round(write_xacts / transfers.ok, 2)
-        if transfers.ok and engine == "postgres"
+        if transfers.ok and write_xacts is not None
         else None,
-        "errors": {str(k): v for k, v in sorted((transfers.errors + noop.errors).items(), key=lambda kv: str(kv[0]))},
+        "reads_rps": round(reads.ok / reads.elapsed, 1) if reads.elapsed else 0.0,
+        "reads_p99_ms": round(reads.percentile(0.99) * 1000, 2),
+        "worker_cpu_ms_per_read": round(reads_cpu * 1000 / reads.ok, 3) if reads.ok else None,
+        "errors": {
+            str(k): v
+            for k, v in sorted((transfers.errors + reads.errors + noop.errors).items(), key=lambda kv: str(kv[0]))
+        },
         "verify_ok": verify_ok,
         "records_match": records_after - records_before == transfers.ok,
     }
