@@ -68,8 +68,8 @@ def statement_transactions(engine: Engine) -> Iterator[Connection]:
         with engine.begin() as conn:
             yield conn
         return
-    with engine.connect() as raw:
-        yield raw.execution_options(isolation_level="AUTOCOMMIT")
+    with read_connection(engine) as conn:  # autocommit there, which is what a single statement needs
+        yield conn
 
 
 _INSERT_IF_ABSENT: dict[tuple[str, str], Any] = {}

@@ -228,10 +228,13 @@ class PostgresLedgerStore(LedgerStoreBase):
         with cur.connection.cursor() as lookup_cur:
             if account_ids:
                 cur.execute(_LOCK_ACCOUNTS, [arr.ids(account_ids)])
-            lookup_cur.execute(_LOOKUP, {"ids": arr.ids(lookup)})
+            lookup_cur.execute(*self._lookup_statement(lookup))
             accounts = self._locked_states(cur if account_ids else None)
             transfers, failed = split_lookup_rows(lookup_cur.fetchall())
         return accounts, transfers, failed
+
+    def _lookup_statement(self, ids: list[int]) -> tuple[str, Any]:
+        return _LOOKUP, {"ids": arr.ids(ids)}
 
     def _insert_accounts(self, cur: Cursor, rows: list[tuple[Any, ...]]) -> None:
         cur.executemany(

@@ -28,7 +28,6 @@ from pocketbank.storage.ledger_codec import (
     history_row,
     id_bytes,
     plain_transfer_rows,
-    split_lookup_rows,
     transfer_from_row,
     transfer_rows,
 )
@@ -229,17 +228,8 @@ class SqliteLedgerStore(LedgerStoreBase):
                 out[state.id] = fresh[state.id] = state
         return out
 
-    def _locked_reads(
-        self, cur: Cursor, account_ids: list[int], lookup: list[int]
-    ) -> tuple[dict[int, AccountState], list[Transfer], dict[int, str]]:
-        # The write lock is already held, so the order of the reads does not matter here; what does is sending the
-        # batch's ids once: one statement, numbered parameters shared by both IN lists.
-        accounts = self._lock_accounts(cur, account_ids)
-        if not lookup:
-            return accounts, [], {}
-        cur.execute(_lookup_sql(len(lookup)), [i.to_bytes(16, "big") for i in lookup])
-        transfers, failed = split_lookup_rows(cur.fetchall())
-        return accounts, transfers, failed
+    def _lookup_statement(self, ids: list[int]) -> tuple[str, Any]:
+        return _lookup_sql(len(ids)), [i.to_bytes(16, "big") for i in ids]
 
     def _insert_accounts(self, cur: Cursor, rows: list[tuple[Any, ...]]) -> None:
         cur.executemany(f"INSERT INTO ledger_accounts ({ACCOUNT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)  # noqa: S608

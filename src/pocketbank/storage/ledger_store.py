@@ -51,6 +51,7 @@ from pocketbank.storage.ledger_codec import (
     account_row,
     history_from_row,
     id_bytes,
+    split_lookup_rows,
     transfer_from_row,
     valid_id,
 )
@@ -182,14 +183,20 @@ class LedgerStoreBase(ABC):
     ) -> tuple[dict[int, AccountState], list[Transfer], dict[int, str]]:
         """Lock the accounts (ascending ids), then read which of the ids in ``lookup`` exist or failed before.
 
-        In this order on purpose: the reads must come after the locks. An engine that can send the three
-        statements in one round trip (PostgreSQL's pipeline) overrides this.
+        In this order on purpose: the reads must come after the locks. An engine that can send both statements in
+        one round trip (PostgreSQL's pipeline) overrides this.
         """
         accounts = self._lock_accounts(cur, account_ids)
         if not lookup:
             return accounts, [], {}
-        keys = [i.to_bytes(16, "big") for i in lookup]
-        return accounts, self._select_transfers(cur, keys), self._select_failed(cur, keys)
+        cur.execute(*self._lookup_statement(lookup))
+        transfers, failed = split_lookup_rows(cur.fetchall())
+        return accounts, transfers, failed
+
+    @abstractmethod
+    def _lookup_statement(self, ids: list[int]) -> tuple[str, Any]:
+        """One statement, with its parameters, that finds which of ``ids`` exist as transfers or as failed ids, in
+        the rows ``split_lookup_rows`` reads (the ids are sent once)."""
 
     def due_pending(self, now: int, limit: int = 8000) -> list[int]:
         """Ids of pending transfers whose timeout has passed, oldest first."""

@@ -7,6 +7,8 @@ TigerBeetle's, so that an event with several faults reports the same one on ever
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from pocketbank.domain.ledger.model import (
     AMOUNT_MAX,
     U16_MAX,
@@ -186,17 +188,7 @@ def exists_result(t: Transfer, e: Transfer, pending: Transfer | None = None) -> 
             return R.EXISTS_WITH_DIFFERENT_AMOUNT
     elif t.amount != e.amount:
         return R.EXISTS_WITH_DIFFERENT_AMOUNT
-    if t.user_data_128 != e.user_data_128:
-        return R.EXISTS_WITH_DIFFERENT_USER_DATA_128
-    if t.user_data_64 != e.user_data_64:
-        return R.EXISTS_WITH_DIFFERENT_USER_DATA_64
-    if t.user_data_32 != e.user_data_32:
-        return R.EXISTS_WITH_DIFFERENT_USER_DATA_32
-    if t.ledger != e.ledger:
-        return R.EXISTS_WITH_DIFFERENT_LEDGER
-    if t.code != e.code:
-        return R.EXISTS_WITH_DIFFERENT_CODE
-    return R.EXISTS
+    return _first_difference(t, e, CreateTransferResult)
 
 
 def check_account_fields(a: Account) -> CreateAccountResult | None:
@@ -241,17 +233,20 @@ def check_account_fields(a: Account) -> CreateAccountResult | None:
 def account_exists_result(a: Account, e: Account) -> CreateAccountResult:
     """What creating ``a`` answers when ``e`` is stored under its id: ``exists`` if they match, else the first field
     that differs (the account twin of ``exists_result``; a closed account still matches its creation flags)."""
-    A = CreateAccountResult
     if a.flags != e.flags & ~AccountFlags.CLOSED:
-        return A.EXISTS_WITH_DIFFERENT_FLAGS
-    if a.user_data_128 != e.user_data_128:
-        return A.EXISTS_WITH_DIFFERENT_USER_DATA_128
-    if a.user_data_64 != e.user_data_64:
-        return A.EXISTS_WITH_DIFFERENT_USER_DATA_64
-    if a.user_data_32 != e.user_data_32:
-        return A.EXISTS_WITH_DIFFERENT_USER_DATA_32
-    if a.ledger != e.ledger:
-        return A.EXISTS_WITH_DIFFERENT_LEDGER
-    if a.code != e.code:
-        return A.EXISTS_WITH_DIFFERENT_CODE
-    return A.EXISTS
+        return CreateAccountResult.EXISTS_WITH_DIFFERENT_FLAGS
+    return _first_difference(a, e, CreateAccountResult)
+
+
+# The fields both accounts and transfers carry, in the order TigerBeetle compares them last for either.
+_SHARED_FIELDS = ("user_data_128", "user_data_64", "user_data_32", "ledger", "code")
+_Result = TypeVar("_Result", CreateAccountResult, CreateTransferResult)
+
+
+def _first_difference(new: Account | Transfer, stored: Account | Transfer, results: type[_Result]) -> _Result:
+    """``exists_with_different_<field>`` for the first shared field that differs, else ``exists``: both result
+    enums name these codes alike."""
+    for field in _SHARED_FIELDS:
+        if getattr(new, field) != getattr(stored, field):
+            return results["EXISTS_WITH_DIFFERENT_" + field.upper()]
+    return results["EXISTS"]
