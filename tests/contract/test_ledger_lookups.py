@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from ledger_contract_support import bank_fixture, ledger_verifies  # noqa: F401  (fixtures)
 
-from pocketbank.domain.ledger import AccountFlags, CreateTransferResult, TransferFlags
+from pocketbank.domain.ledger import AMOUNT_MAX, AccountFlags, CreateTransferResult, TransferFlags
 from pocketbank.domain.ledger.queries import AccountFilter
 
 R = CreateTransferResult
@@ -249,3 +249,15 @@ def test_one_batch_finds_both_existing_and_failed_ids(bank):
     assert bank.one(bank.t(302, LIMITED, BOB, 10)) == R.EXCEEDS_CREDITS
     again = [bank.t(301, BANK, ALICE, 10), bank.t(302, LIMITED, BOB, 10), bank.t(303, ALICE, BOB, 1)]
     assert bank.ledger.create_transfers(again) == [R.EXISTS, R.ID_ALREADY_FAILED, R.OK]
+
+
+def test_verify_adds_up_a_ledger_whose_totals_pass_64_bits(bank, store):
+    """Each counter fits in 64 bits, a ledger's total need not: two accounts each debited the maximum. The
+    per-ledger balance check must add them exactly (SQLite's SUM stops with "integer overflow" past 2**63)."""
+    carol = 4
+    bank.open(BANK, ALICE, BOB, carol)
+    assert bank.one(bank.t(401, BANK, ALICE, AMOUNT_MAX)) == R.OK
+    assert bank.one(bank.t(402, BOB, carol, AMOUNT_MAX)) == R.OK
+    report = store.verify()
+    assert report.ok, report.problems
+    assert report.transfers == 2

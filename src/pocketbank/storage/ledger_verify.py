@@ -46,11 +46,15 @@ WHERE a.debits_posted <> COALESCE(s.dpo, 0) OR a.debits_pending <> COALESCE(s.dp
    OR a.credits_posted <> COALESCE(s.cpo, 0) OR a.credits_pending <> COALESCE(s.cp, 0)
 """
 
-_LEDGERS = """
-SELECT ledger, SUM(debits_posted), SUM(credits_posted), SUM(debits_pending), SUM(credits_pending)
-FROM ledger_accounts GROUP BY ledger
-HAVING SUM(debits_posted) <> SUM(credits_posted) OR SUM(debits_pending) <> SUM(credits_pending)
-"""
+# A ledger's total can pass 2**63 (each counter is at most 2**63 - 1, and there are many accounts), where SQLite's
+# SUM fails with "integer overflow". So each counter is summed as its high and low 32-bit halves, sums that cannot
+# overflow before 2**31 accounts, and the halves are joined exactly in Python; the same SQL on both engines.
+_COUNTERS = ("debits_posted", "credits_posted", "debits_pending", "credits_pending")
+_LEDGERS = (
+    "SELECT ledger, "  # noqa: S608 (column names from the constant above)
+    + ", ".join(f"SUM({c} >> 32), SUM({c} & 4294967295)" for c in _COUNTERS)
+    + " FROM ledger_accounts GROUP BY ledger"
+)
 
 _LIMITS = """
 SELECT id FROM ledger_accounts
@@ -70,8 +74,10 @@ _AMOUNTS = "SELECT id, amount FROM ledger_transfers WHERE amount < 0 OR (amount 
 def verify_ledger(cur: Any) -> VerifyReport:
     problems: list[str] = []
     cur.execute(_LEDGERS)
-    for ledger, dpo, cpo, dp, cp in cur.fetchall():
-        problems.append(f"ledger {ledger}: debits {dpo}/{dp} != credits {cpo}/{cp} (posted/pending)")
+    for ledger, *halves in cur.fetchall():
+        dpo, cpo, dp, cp = (int(hi) * 2**32 + int(lo) for hi, lo in zip(halves[::2], halves[1::2], strict=True))
+        if dpo != cpo or dp != cp:
+            problems.append(f"ledger {ledger}: debits {dpo}/{dp} != credits {cpo}/{cp} (posted/pending)")
     cur.execute(_SUMS)
     for row in cur.fetchall():
         account = int.from_bytes(row[0], "big")
