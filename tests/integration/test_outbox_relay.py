@@ -7,6 +7,7 @@ unreachable server and a cut connection all end with every event in the stream e
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -266,3 +267,26 @@ def test_relays_of_several_workers_at_once_publish_each_event_once_in_order(
     assert errors == []
     assert pending_ids(outbox) == []
     assert_stream_holds(nats_stream, events)
+
+
+def test_closing_a_publisher_whose_disconnect_is_cancelled_does_not_raise(
+    outbox: SqlOutbox, nats_stream: JsStream, publishers: Callable[..., NatsJetStreamPublisher]
+) -> None:
+    """nats-py may cancel the close itself when it meets a reconnect in progress (seen once in CI, as a
+    CancelledError out of close()): shutdown must go on, and the publisher's loop thread must still stop."""
+    publisher = publishers()
+    assert OutboxRelay(outbox, publisher, ManualClock()).relay_once().published == 0  # connects lazily: nothing yet
+    write(outbox, range(1))
+    assert OutboxRelay(outbox, publisher, ManualClock()).relay_once().published == 1
+    thread = publisher._thread
+    assert thread is not None
+
+    disconnect = publisher._disconnect
+
+    async def cancelled() -> None:
+        await disconnect()  # the socket is closed all the same; only the awaiting task sees the cancellation
+        raise asyncio.CancelledError
+
+    publisher._disconnect = cancelled  # type: ignore[method-assign]
+    publisher.close()
+    assert not thread.is_alive()
