@@ -100,3 +100,26 @@ def test_many_threads_share_a_bounded_number_of_connections(pg_url: str) -> None
         assert row is not None and row[0] <= 3
     finally:
         store.close()
+
+
+def test_a_connection_the_server_dropped_fails_once_and_the_next_call_reconnects(pg_url: str) -> None:
+    """A broken connection is dropped when it comes back, and the next caller opens a fresh one at once (no
+    background reconnection with growing delays: the crash suite's server-restart test depends on it)."""
+    import psycopg
+
+    store = open_ledger_store(pg_url, pool_size=2)
+    try:
+        ledger = LedgerService(store, ManualClock())
+        assert {r.value for r in ledger.create_accounts([Account(1, LEDGER, CODE)])} == {"ok"}
+        assert len(ledger.lookup_accounts([1])) == 1
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND application_name = %s",
+                [APPLICATION_NAME],
+            )
+        with pytest.raises(psycopg.OperationalError):
+            ledger.lookup_accounts([1])
+        assert len(ledger.lookup_accounts([1])) == 1
+    finally:
+        store.close()

@@ -12,13 +12,12 @@ binary array dumper, which was the writer's largest cost for small batches.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 import psycopg
 from psycopg import errors as pg_errors
-from psycopg_pool import ConnectionPool
 
 from pocketbank.domain.ledger import AccountState, Transfer, TransferBatchOutcome
 from pocketbank.domain.ledger.queries import VerifyReport
@@ -34,6 +33,7 @@ from pocketbank.storage.ledger_codec import (
 )
 from pocketbank.storage.ledger_store import MAX_ATTEMPTS, Cursor, LedgerStoreBase, SnapshotChanged
 from pocketbank.storage.ledger_verify import verify_ledger
+from pocketbank.storage.pg_connections import BoundedConnections
 
 T = TypeVar("T")
 
@@ -127,26 +127,21 @@ class PostgresLedgerStore(LedgerStoreBase):
         # A bounded pool, not a connection per thread: a server runs dozens of request threads per worker process,
         # and one connection each for every thread that ever read the ledger exhausted PostgreSQL's connections
         # (100 by default) under load, with "too many clients" errors. A thread beyond the pool waits its turn.
-        self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
-            self.url,
-            min_size=1,
-            max_size=pool_size,
-            kwargs={"autocommit": False, "application_name": APPLICATION_NAME},
-            configure=_configure,
-            num_workers=1,
-            name="pocketbank-ledger",
-            open=True,
-        )
+        self._pool = BoundedConnections(self._open, pool_size)
 
-    @contextmanager
-    def _conn(self) -> Iterator[psycopg.Connection[Any]]:
-        """A pooled connection for one transaction; the caller ends the transaction before the block ends. A
-        connection that broke (a server restart) is dropped by the pool and replaced on a later checkout."""
-        conn = self._pool.getconn()
+    def _open(self) -> psycopg.Connection[Any]:
+        conn = psycopg.connect(self.url, autocommit=False, application_name=APPLICATION_NAME)
         try:
-            yield conn
-        finally:
-            self._pool.putconn(conn)
+            _configure(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _conn(self) -> AbstractContextManager[psycopg.Connection[Any]]:
+        """A connection for one transaction; the caller ends the transaction before the block ends. One that broke
+        (a server restart) is dropped when it comes back, and the next caller opens a fresh one."""
+        return self._pool.connection()
 
     def close(self) -> None:
         self._pool.close()
