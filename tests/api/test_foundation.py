@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
@@ -54,6 +57,23 @@ def test_audit_chain_detects_tampering(container: Container) -> None:
     problems = container.audit.verify()
     assert problems == ["customer:cus_A#3: content does not match its hash"]
     assert container.audit.verify("customer:cus_B") == []
+
+
+def test_concurrent_appends_to_one_stream_stay_one_chain(container: Container) -> None:
+    # Eight threads append to the same stream at once, each in its own transaction that holds its insert open for a
+    # moment, so appends really overlap: every record must get its own seq and link to the one before it.
+    def append(worker: int) -> None:
+        for n in range(10):
+            with container.uow.begin() as tx:
+                container.audit.append(tx, record(worker * 100 + n))
+                time.sleep(0.001)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(append, range(8)))
+    entries = list(container.audit.entries("customer:cus_A"))  # type: ignore[attr-defined]
+    assert [e.seq for e in entries] == list(range(1, 81))
+    assert sorted(e.record.detail["n"] for e in entries) == sorted(w * 100 + n for w in range(8) for n in range(10))
+    assert container.audit.verify() == []
 
 
 def test_audit_rolls_back_with_its_transaction(container: Container) -> None:

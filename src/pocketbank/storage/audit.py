@@ -11,11 +11,14 @@ from sqlalchemy import Connection, Engine, bindparam, func, insert, select
 from pocketbank.domain.audit import GENESIS, AuditRecord, StoredAudit, chain_hash, fields, verify_chain
 from pocketbank.storage.app_db import read_connection
 from pocketbank.storage.app_schema import audit_log as t
+from pocketbank.storage.fast_sql import FastStatement, run_together
 
-# Built once: every money movement appends at least one record (see ``storage.money`` on what building costs).
-_LOCK_STREAM = select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("stream"), 0)))
-_LAST_OF_STREAM = select(t.c.seq, t.c.hash).where(t.c.stream == bindparam("stream")).order_by(t.c.seq.desc()).limit(1)
-_APPEND = insert(t)
+# Every money movement appends at least one record: through the driver (``storage.fast_sql``).
+_LOCK_STREAM = FastStatement(select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("stream"), 0))))
+_LAST_OF_STREAM = FastStatement(
+    select(t.c.seq, t.c.hash).where(t.c.stream == bindparam("stream")).order_by(t.c.seq.desc()).limit(1)
+)
+_APPEND = FastStatement(insert(t))
 
 
 class SqlAuditLog:
@@ -28,13 +31,16 @@ class SqlAuditLog:
         if self._lock_rows:
             # Appends to one stream queue on a transaction-scoped advisory lock named by the stream. Locking the last
             # row instead is not enough under READ COMMITTED: a waiter would be handed the row it waited for, not
-            # the one appended meanwhile, and write the same seq twice.
-            tx.execute(_LOCK_STREAM, {"stream": stream})
-        row = tx.execute(_LAST_OF_STREAM, {"stream": stream}).first()
-        seq, prev = (row[0] + 1, row[1]) if row else (1, GENESIS)
+            # the one appended meanwhile, and write the same seq twice. Appending optimistically (insert the next seq
+            # unless taken, else read again) starves: eight threads on one stream lost twenty times in a row. The
+            # lock and the read go in one round trip; the read's snapshot is still taken after the lock is granted.
+            _, last = run_together(tx, (_LOCK_STREAM, {"stream": stream}), (_LAST_OF_STREAM, {"stream": stream}))
+        else:
+            last = _LAST_OF_STREAM.rows(tx, {"stream": stream})  # SQLite: the write lock is the engine's
+        seq, prev = (last[0].seq + 1, last[0].hash) if last else (1, GENESIS)
         columns = fields(record, seq)
         columns["detail"] = json.dumps(record.detail, sort_keys=True, ensure_ascii=False)
-        tx.execute(_APPEND, {**columns, "prev_hash": prev, "hash": chain_hash(prev, record, seq)})
+        _APPEND.run(tx, {**columns, "prev_hash": prev, "hash": chain_hash(prev, record, seq)})
 
     def entries(self, stream: str | None = None) -> Iterator[StoredAudit]:
         q = select(t).order_by(t.c.stream, t.c.seq)

@@ -11,6 +11,7 @@ from pocketbank.domain.principals import PrincipalKind, StaffRole
 from pocketbank.services.auth_ports import ChallengeRecord, CodeRecord, DeviceRecord, SessionRecord
 from pocketbank.storage.customers_tables import devices, one_time_codes, sessions, spent_refresh_tokens
 from pocketbank.storage.customers_tables import step_up_challenges as challenges
+from pocketbank.storage.fast_sql import FastStatement
 
 
 def _device(r: Row[Any]) -> DeviceRecord:
@@ -48,11 +49,14 @@ def _challenge(r: Row[Any]) -> ChallengeRecord:
     )  # fmt: skip
 
 
-# Built once, as they run on every authenticated request or money movement (see ``storage.money``).
-_SESSION_BY_ACCESS = select(sessions).where(sessions.c.access_hash == bindparam("h"))
-_CHALLENGE = select(challenges).where(challenges.c.id == bindparam("id"))
-_CHALLENGE_LOCKED = _CHALLENGE.with_for_update()
-_USE_CHALLENGE = update(challenges).where(challenges.c.id == bindparam("cid")).values(used_at=bindparam("at"))
+# They run on every authenticated request or money movement: through the driver (``storage.fast_sql``).
+_SESSION_BY_ACCESS = FastStatement(select(sessions).where(sessions.c.access_hash == bindparam("h")))
+_CHALLENGE_BY_ID = select(challenges).where(challenges.c.id == bindparam("id"))
+_CHALLENGE = FastStatement(_CHALLENGE_BY_ID)
+_CHALLENGE_LOCKED = FastStatement(_CHALLENGE_BY_ID.with_for_update())
+_USE_CHALLENGE = FastStatement(
+    update(challenges).where(challenges.c.id == bindparam("cid")).values(used_at=bindparam("at"))
+)
 
 
 class SqlAuthStore:
@@ -118,7 +122,7 @@ class SqlAuthStore:
         )
 
     def session_by_access(self, tx: Connection, access_hash: str) -> SessionRecord | None:
-        r = tx.execute(_SESSION_BY_ACCESS, {"h": access_hash}).first()
+        r = _SESSION_BY_ACCESS.first(tx, {"h": access_hash})
         return _session(r) if r else None
 
     def session_by_refresh(self, tx: Connection, refresh_hash: str) -> SessionRecord | None:
@@ -236,7 +240,7 @@ class SqlAuthStore:
 
     def get_challenge(self, tx: Connection, challenge_id: int, *, for_update: bool = False) -> ChallengeRecord | None:
         q = _CHALLENGE_LOCKED if for_update and self._lock_rows else _CHALLENGE
-        r = tx.execute(q, {"id": challenge_id}).first()
+        r = q.first(tx, {"id": challenge_id})
         return _challenge(r) if r else None
 
     def count_challenge_attempt(self, tx: Connection, challenge_id: int) -> None:
@@ -244,4 +248,4 @@ class SqlAuthStore:
         tx.execute(update(challenges).where(c.id == challenge_id).values(attempts=c.attempts + 1))
 
     def use_challenge(self, tx: Connection, challenge_id: int, at: int) -> None:
-        tx.execute(_USE_CHALLENGE, {"cid": challenge_id, "at": at})
+        _USE_CHALLENGE.run(tx, {"cid": challenge_id, "at": at})

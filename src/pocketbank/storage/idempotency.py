@@ -13,9 +13,10 @@ from pocketbank.errors import IdempotencyKeyInUse, IdempotencyKeyReused
 from pocketbank.services.ports import IdempotencyClaim, IdempotentResponse
 from pocketbank.storage.app_db import insert_if_absent, statement_transactions
 from pocketbank.storage.app_schema import idempotency_keys as t
+from pocketbank.storage.fast_sql import FastStatement
 
-# Every money-moving request completes its key: built once (see ``storage.money`` on what building costs).
-_COMPLETE = (
+# Every money-moving request completes its key: through the driver (``storage.fast_sql``).
+_COMPLETE = FastStatement(
     update(t)
     .where((t.c.principal == bindparam("p")) & (t.c.key == bindparam("k")))
     .values(state="done", status=bindparam("new_status"), body=bindparam("new_body"))
@@ -68,10 +69,10 @@ class SqlIdempotencyStore:
     ) -> None:
         params = {"p": principal, "k": key, "new_status": response.status, "new_body": response.body}
         if tx is not None:
-            tx.execute(_COMPLETE, params)
+            _COMPLETE.run(tx, params)
             return
         with statement_transactions(self.engine) as conn:
-            conn.execute(_COMPLETE, params)
+            _COMPLETE.run(conn, params)
 
     def release(self, principal: str, key: str) -> None:
         with statement_transactions(self.engine) as conn:

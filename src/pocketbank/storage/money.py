@@ -6,24 +6,28 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, insert, or_, select, update
 
 from pocketbank.domain.accounts import AccountStatus, DepositAccount
 from pocketbank.domain.ledger import Transfer
 from pocketbank.domain.payees import Payee
 from pocketbank.domain.transfers import ChainLeg, TransferRecord, TransferStatus
 from pocketbank.storage.app_db import insert_if_absent, read_connection
+from pocketbank.storage.fast_sql import FastStatement
 from pocketbank.storage.money_tables import deposit_accounts as da
 from pocketbank.storage.money_tables import payees as pt
 from pocketbank.storage.money_tables import transfer_records as tr
 
-# The statements of the transfer hot path, built once: building a statement and its cache key on every call cost
-# SQLAlchemy about as much CPU as executing it (measured: 162 µs against 72 µs per look-up on PostgreSQL).
-_ACCOUNT_BY_ID = select(da).where(da.c.id == bindparam("id"))
+# The statements of the transfer hot path, built once and run through the driver (see ``storage.fast_sql``).
+_ACCOUNT_BY_ID = FastStatement(select(da).where(da.c.id == bindparam("id")))
+# A transfer names two accounts: a fixed pair of parameters compiles once, where an IN list is compiled per call.
+_TWO_ACCOUNTS = FastStatement(select(da).where(or_(da.c.id == bindparam("a"), da.c.id == bindparam("b"))))
 _ACCOUNTS_BY_ID = select(da).where(da.c.id.in_(bindparam("ids", expanding=True)))
-_PAYEE_OF = select(pt).where((pt.c.id == bindparam("id")) & (pt.c.customer_id == bindparam("customer_id")))
-_RECORD_BY_ID = select(tr).where(tr.c.id == bindparam("id"))
-_RECORD_STATUS = (
+_PAYEE_OF = FastStatement(
+    select(pt).where((pt.c.id == bindparam("id")) & (pt.c.customer_id == bindparam("customer_id")))
+)
+_RECORD_BY_ID = FastStatement(select(tr).where(tr.c.id == bindparam("id")))
+_RECORD_STATUS = FastStatement(
     update(tr)
     .where((tr.c.id == bindparam("record_id")) & (tr.c.status == bindparam("expected")))
     .values(status=bindparam("new_status"), reason=bindparam("new_reason"))
@@ -77,12 +81,16 @@ class SqlDepositAccountStore:
 
     def get(self, account_id: int) -> DepositAccount | None:
         with read_connection(self.engine) as conn:
-            r = conn.execute(_ACCOUNT_BY_ID, {"id": account_id}).first()
+            r = _ACCOUNT_BY_ID.first(conn, {"id": account_id})
         return self._row(r) if r else None
 
     def get_many(self, account_ids: Sequence[int]) -> dict[int, DepositAccount]:
+        ids = list(set(account_ids))
         with read_connection(self.engine) as conn:
-            rows = conn.execute(_ACCOUNTS_BY_ID, {"ids": list(set(account_ids))})
+            if len(ids) <= 2:
+                rows = _TWO_ACCOUNTS.rows(conn, {"a": ids[0], "b": ids[-1]}) if ids else []
+            else:
+                rows = list(conn.execute(_ACCOUNTS_BY_ID, {"ids": ids}))
             return {r.id: self._row(r) for r in rows}
 
     def list_for_customer(self, customer_id: int) -> list[DepositAccount]:
@@ -116,7 +124,7 @@ class SqlPayeeStore:
 
     def get(self, customer_id: int, payee_id: int) -> Payee | None:
         with read_connection(self.engine) as conn:
-            r = conn.execute(_PAYEE_OF, {"id": payee_id, "customer_id": customer_id}).first()
+            r = _PAYEE_OF.first(conn, {"id": payee_id, "customer_id": customer_id})
         return self._row(r) if r else None
 
     def list_for_customer(self, customer_id: int) -> list[Payee]:
@@ -188,7 +196,7 @@ class SqlTransferRecordStore:
 
     def get(self, transfer_id: int) -> TransferRecord | None:
         with read_connection(self.engine) as conn:
-            r = conn.execute(_RECORD_BY_ID, {"id": transfer_id}).first()
+            r = _RECORD_BY_ID.first(conn, {"id": transfer_id})
         return self._row(r) if r else None
 
     def get_many(self, ids: Sequence[int]) -> dict[int, TransferRecord]:
@@ -202,11 +210,10 @@ class SqlTransferRecordStore:
         self, tx: Connection, transfer_id: int, status: TransferStatus, expected: TransferStatus, reason: str = ""
     ) -> bool:
         """Move from ``expected`` to ``status``; False if another request moved it first."""
-        result = tx.execute(
-            _RECORD_STATUS,
-            {"record_id": transfer_id, "expected": expected.value, "new_status": status.value, "new_reason": reason},
+        changed = _RECORD_STATUS.run(
+            tx, {"record_id": transfer_id, "expected": expected.value, "new_status": status.value, "new_reason": reason}
         )
-        return bool(result.rowcount == 1)
+        return changed == 1
 
     def due(self, now: int, limit: int = 500) -> list[TransferRecord]:
         q = (

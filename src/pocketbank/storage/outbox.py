@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 from pocketbank.domain.events import DomainEvent
 from pocketbank.storage.app_db import read_connection
 from pocketbank.storage.app_schema import outbox as t
+from pocketbank.storage.fast_sql import FastStatement
 
 # First key of the relay's advisory lock: an arbitrary constant that no other lock in the bank uses.
 RELAY_LOCK_CLASS = 0x0B0C5E1A
@@ -28,8 +29,8 @@ RELAY_LOCK_CLASS = 0x0B0C5E1A
 # long idle in the claim's transaction. A healthy pass is idle there only while it publishes (seconds at most).
 RELAY_IDLE_TIMEOUT = "60s"
 
-# Built once: every money movement adds an event, and building an INSERT costs SQLAlchemy as much as running it.
-_ADD = insert(t)
+# Every money movement adds an event: through the driver (``storage.fast_sql``).
+_ADD = FastStatement(insert(t))
 
 
 class SqlOutbox:
@@ -44,7 +45,7 @@ class SqlOutbox:
             "channel": event.channel,
             "data": json.dumps(event.data, sort_keys=True, ensure_ascii=False),
         }
-        tx.execute(_ADD, row)
+        _ADD.run(tx, row)
 
     def undispatched(self, limit: int = 1000) -> list[DomainEvent]:
         with read_connection(self.engine) as conn:
