@@ -71,10 +71,12 @@ class FastStatement:
         values = {**plan.defaults, **params} if plan.defaults else dict(params)
         for name, process in plan.binds:
             values[name] = process(values[name])
-        if not conn.in_transaction():
-            conn.begin()  # what SQLAlchemy's autobegin does: SQLite's BEGIN; nothing on the wire for psycopg
         driver = conn.connection.driver_connection
         assert driver is not None
+        if not conn.in_transaction() and not (conn.dialect.name == "postgresql" and driver.autocommit):
+            # What SQLAlchemy's autobegin does: SQLite's BEGIN (the engine's hook), nothing on the wire for psycopg,
+            # and SQLAlchemy then knows there is a transaction to commit. An autocommit connection has none.
+            conn.begin()
         args = tuple(values[n] for n in plan.positional) if plan.positional is not None else values
         return plan, driver.execute(plan.sql, args)
 
