@@ -11,7 +11,6 @@ checks per customer and hour that a worker allows.
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -91,7 +90,6 @@ class Setup:
         assert isinstance(sms, MemorySmsSender)
         self.sms = sms
         self._teller: Principal | None = None
-        self._lock = threading.Lock()
 
     def teller(self) -> Principal:
         if self._teller is None:
@@ -116,12 +114,10 @@ class Setup:
         )
         principal = c.auth.authenticate(reg.session.access_token, c.clock.now_ns())
         account = reg.account_id or ""
-        # One teller's audit stream takes one append at a time: on PostgreSQL, concurrent appends to one stream
-        # can read the same last row and collide on (stream, seq) (see the report), so deposits go one by one.
-        with self._lock:
-            c.accounts.deposit_cash(
-                self.teller(), parse_id(IdKind.ACCOUNT, account), DEPOSIT, derive_id("bench", started.phone)
-            )
+        # All deposits go to one teller's audit stream, concurrently: appends to a stream queue on its lock.
+        c.accounts.deposit_cash(
+            self.teller(), parse_id(IdKind.ACCOUNT, account), DEPOSIT, derive_id("bench", started.phone)
+        )
         return Customer(n, started.phone, principal, account, reg.session.device_id or "")
 
     def customers(self, count: int) -> list[Customer]:
