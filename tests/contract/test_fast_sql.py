@@ -11,7 +11,7 @@ from sqlalchemy import Engine, bindparam, insert, select, update
 from pocketbank.storage.app_db import make_engine
 from pocketbank.storage.customers_tables import step_up_challenges
 from pocketbank.storage.engine import open_ledger_store
-from pocketbank.storage.fast_sql import FastStatement, run_together
+from pocketbank.storage.fast_sql import FastStatement
 from pocketbank.storage.money_tables import deposit_accounts as da
 
 BIG_ID = 2**127 + 12345  # needs all 16 bytes of an Id128
@@ -75,15 +75,6 @@ def test_it_runs_inside_the_callers_transaction(engine: Engine) -> None:
         raise RuntimeError("the use case failed")
     with engine.connect() as conn:
         assert BY_ID.first(conn, {"id": BIG_ID + 1}) is None
-
-
-def test_statements_run_together_answer_in_order(engine: Engine) -> None:
-    with engine.begin() as tx:
-        INSERT.run(tx, account(1))
-        INSERT.run(tx, account(2))
-        first, second = run_together(tx, (BY_ID, {"id": BIG_ID + 2}), (OF_CUSTOMER, {"c": 7}))
-    assert [r.id for r in first] == [BIG_ID + 2]
-    assert [r.id for r in second] == [BIG_ID + 1, BIG_ID + 2]
 
 
 def test_what_only_sqlalchemy_can_run_is_refused(engine: Engine) -> None:

@@ -81,18 +81,6 @@ class FastStatement:
         return plan, driver.execute(plan.sql, args)
 
 
-def run_together(conn: Connection, *calls: tuple[FastStatement, Mapping[str, Any]]) -> list[list[Any]]:
-    """Statements that return rows, run in order in one round trip where the driver can (psycopg's pipeline mode;
-    PostgreSQL still runs each after the one before has finished, each with its own snapshot); the rows of each."""
-    if conn.dialect.name != "postgresql":
-        return [statement.rows(conn, params) for statement, params in calls]
-    driver = conn.connection.driver_connection
-    assert driver is not None
-    with driver.pipeline():
-        sent = [statement._execute(conn, params) for statement, params in calls]
-    return [_rows(plan, cursor) for plan, cursor in sent]
-
-
 def _rows(plan: _Plan, cursor: Any) -> list[Any]:
     assert plan.row is not None, "this statement returns no rows"
     fetched = cursor.fetchall()
