@@ -1,10 +1,10 @@
 """Hot statements run on the driver's cursor: SQLAlchemy writes and compiles the SQL, the driver executes it.
 
 SQLAlchemy Core is how the storage layer says what it reads and writes: tables, column types and statements that
-read like the schema. Executing through it costs about 130 µs of CPU per statement on top of the driver's own
-35 µs (an execution context, result metadata built from the cursor description, the pool's bookkeeping), and a
-transfer runs about 18 statements, so on the API's transfer path SQLAlchemy's execution was about a third of a
-worker's CPU (measured in this repository: ``bench/api.py``'s ``worker_cpu_ms_per_transfer``).
+read like the schema. Executing a statement through it cost more CPU than the driver's own work (an execution
+context, result metadata built from the cursor description, processors looked up per call), and a transfer runs
+about 18 statements. Running them through the driver instead took the API workers' CPU per transfer from 7.0-7.6
+to 4.9-5.5 ms (``bench/api.py``, together with ``app_db.read_connection``'s cheaper checkout).
 
 A ``FastStatement`` keeps the SQLAlchemy statement, and with it the compiler and the column types' conversions
 (``Id128``'s bytes, SQLite's booleans). It compiles the statement once per dialect and set of parameter names into
@@ -107,7 +107,10 @@ def _compile(statement: Select[Any] | Insert | Update | Delete, dialect: Dialect
         process = bind.type.dialect_impl(dialect).bind_processor(dialect)
         if process is not None:
             binds.append((name, process))
-    defaults = {k: v for k, v in compiled.params.items() if v is not None and k not in keys}
+    if getattr(compiled, "escaped_bind_names", None):
+        raise TypeError("a parameter name the dialect escapes in the SQL: name it plainly")
+    # A bind given its value in the statement (a LIMIT, ``.values(state="done")``) is sent with that value.
+    defaults = {n: b.effective_value for n, b in compiled.binds.items() if not b.required and n not in keys}
     row = None
     results: list[tuple[int, Processor]] = []
     columns = _returned_columns(statement)
