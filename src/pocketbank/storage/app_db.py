@@ -49,8 +49,8 @@ def read_connection(engine: Engine) -> Iterator[Connection]:
     On PostgreSQL it runs in autocommit: one round trip per statement instead of three (psycopg's ``BEGIN``, the
     query, SQLAlchemy's ``ROLLBACK`` on return). Under READ COMMITTED every statement takes its own snapshot anyway,
     so wrapping reads in a transaction bought no consistency. The driver's own switch is flipped, not SQLAlchemy's
-    isolation level: SQLAlchemy would set it and reset it again on every checkout, which was a tenth of a transfer's
-    CPU spent on its nine checkouts. On SQLite a deferred transaction is free and gives all the statements one
+    isolation level, which SQLAlchemy sets and resets again on every checkout (measured: 13 against 19-27 µs of CPU
+    per checkout; a transfer takes nine). On SQLite a deferred transaction is free and gives all the statements one
     snapshot, so it stays.
     """
     with engine.connect() as conn:

@@ -229,7 +229,7 @@ class SqliteLedgerStore(LedgerStoreBase):
         return out
 
     def _lookup_statement(self, ids: list[int]) -> tuple[str, Any]:
-        return _lookup_sql(len(ids)), [i.to_bytes(16, "big") for i in ids]
+        return _lookup_sql(len(ids)), [id_bytes(i) for i in ids]
 
     def _insert_accounts(self, cur: Cursor, rows: list[tuple[Any, ...]]) -> None:
         cur.executemany(f"INSERT INTO ledger_accounts ({ACCOUNT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)  # noqa: S608
