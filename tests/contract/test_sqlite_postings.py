@@ -1,7 +1,7 @@
-"""SQLite finds an account's transfers through generations of ``ledger_postings`` plus the recent rows.
+"""SQLite finds an account's transfers through generations of ``ledger_postings``, then the transfers newer than them.
 
-With the fold threshold lowered to a handful of transfers, every look-up crosses several generations and the recent
-table: whatever the filter, the answer must be exactly what a brute-force scan of all transfers gives.
+With the fold threshold lowered to a handful of transfers, every look-up crosses several generations and the newer
+transfers: whatever the filter, the answer must be exactly what a brute-force scan of all transfers gives.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ def test_look_ups_across_folds_match_a_brute_force_scan(tmp_path: Path, monkeypa
             made.extend(batch)
         with ledger_sqlite.connect(str(tmp_path / "ledger.db")) as conn:
             generations = conn.execute("SELECT count(*) FROM ledger_posting_generations").fetchone()[0]
-            recent = conn.execute("SELECT count(*) FROM ledger_transfers_recent").fetchone()[0]
+            folded = "SELECT max(last_timestamp) FROM ledger_posting_generations"
+            recent = conn.execute(f"SELECT count(*) FROM ledger_transfers WHERE timestamp > ({folded})").fetchone()[0]
             bounds = conn.execute(
                 "SELECT first_timestamp, last_timestamp FROM ledger_posting_generations ORDER BY generation"
             ).fetchall()
@@ -72,6 +73,59 @@ def test_look_ups_across_folds_match_a_brute_force_scan(tmp_path: Path, monkeypa
             if rev:
                 expected.reverse()
             assert store.account_transfers(f) == expected[:limit], f
+        assert store.verify().ok
+    finally:
+        store.close()
+
+
+_OLD_LAYOUT = (
+    "DROP INDEX ix_ledger_transfers_recent",
+    "CREATE TABLE ledger_transfers_recent (transfer_id BLOB NOT NULL, debit_account_id BLOB NOT NULL, "
+    "credit_account_id BLOB NOT NULL, timestamp BIGINT NOT NULL)",
+    "INSERT INTO ledger_transfers_recent SELECT id, debit_account_id, credit_account_id, timestamp "
+    "FROM ledger_transfers WHERE timestamp > (SELECT max(last_timestamp) FROM ledger_posting_generations)",
+    "CREATE TRIGGER ledger_transfers_recent_insert AFTER INSERT ON ledger_transfers BEGIN "
+    "INSERT INTO ledger_transfers_recent (transfer_id, debit_account_id, credit_account_id, timestamp) "
+    "VALUES (new.id, new.debit_account_id, new.credit_account_id, new.timestamp); END",
+    "UPDATE alembic_version SET version_num = '0003'",
+)
+
+
+def test_a_ledger_with_the_old_recent_table_is_migrated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Revision 0004: the recent table and its trigger give way to the timestamp index, with no transfer lost from
+    the look-ups, and folding goes on from where the old layout left it."""
+    monkeypatch.setattr(ledger_sqlite, "FOLD_AT", 5)
+    path = tmp_path / "ledger.db"
+    store = open_ledger_store(f"sqlite:///{path}")
+    ids = itertools.count(100)
+    try:
+        store.create_accounts([[Account(a, LEDGER, 1) for a in ACCOUNTS]], 1)
+        for size in (6, 3):  # one fold, then three newer transfers
+            batch = [Transfer(next(ids), 1 + i % 3, 4 + i % 3, 10 + i, LEDGER, 1) for i in range(size)]
+            assert store.create_transfers([batch], 1_000).results == [[CreateTransferResult.OK] * size]
+    finally:
+        store.close()
+    with ledger_sqlite.connect(str(path)) as conn:
+        for statement in _OLD_LAYOUT:
+            conn.execute(statement)
+        assert conn.execute("SELECT count(*) FROM ledger_transfers_recent").fetchone()[0] == 3
+
+    store = open_ledger_store(f"sqlite:///{path}")  # upgrades the schema
+    try:
+        with ledger_sqlite.connect(str(path)) as conn:
+            objects = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+            version = conn.execute("SELECT version_num FROM alembic_version").fetchone()[0]
+        assert "ledger_transfers_recent" not in objects
+        assert "ledger_transfers_recent_insert" not in objects
+        assert "ix_ledger_transfers_recent" in objects
+        assert version >= "0004"
+        everything = AccountFilter(1, limit=100)
+        assert [t.id for t in store.account_transfers(everything)] == [100, 103, 106]
+        batch = [Transfer(next(ids), 1, 4, 5, LEDGER, 1) for _ in range(3)]  # 6 unfolded: the next batch folds
+        assert store.create_transfers([batch], 2_000).results == [[CreateTransferResult.OK] * 3]
+        assert [t.id for t in store.account_transfers(everything)] == [100, 103, 106, 109, 110, 111]
+        with ledger_sqlite.connect(str(path)) as conn:
+            assert conn.execute("SELECT count(*) FROM ledger_posting_generations").fetchone()[0] == 2
         assert store.verify().ok
     finally:
         store.close()

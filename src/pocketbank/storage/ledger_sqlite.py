@@ -6,8 +6,9 @@ way), and ``busy_timeout`` makes other processes wait their turn. With the write
 change a row, so "locking the accounts" is simply reading them.
 
 A commit costs roughly one 4 KiB WAL frame per page it changed, so the layout is chosen to change few pages: new
-transfers are appended, and an account's transfers are found through ``ledger_postings``, which is written in
-bulk every ``FOLD_AT`` transfers rather than at random places on every commit (``schema.py`` explains it).
+transfers are appended to the timestamp index, and an account's transfers are found through ``ledger_postings``,
+which is written in bulk every ``FOLD_AT`` transfers rather than at random places on every commit (``schema.py``
+explains it).
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ WRITER_PRAGMAS = (
     "PRAGMA temp_store=MEMORY",  # the fold sorts its postings
 )
 CACHE_LIMIT = 100_000  # accounts
-FOLD_AT = 16_384  # transfers in ledger_transfers_recent; a look-up scans at most this many small rows
+FOLD_AT = 16_384  # transfers newer than the last fold; a look-up scans at most this many index entries
 
 _INSERT_TRANSFERS = f"INSERT INTO ledger_transfers ({TRANSFER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"  # noqa: S608
 _INSERT_PLAIN_TRANSFERS = (
@@ -64,16 +65,14 @@ _UPDATE_ACCOUNTS = (
     "UPDATE ledger_accounts SET debits_pending = ?, debits_posted = ?, credits_pending = ?, credits_posted = ?, "
     "flags = ? WHERE id = ?"
 )
-# Sorted, a generation's postings are appended in key order: full pages, written once.
+_RECENT = "ledger_transfers INDEXED BY ix_ledger_transfers_recent"  # the transfers by timestamp (schema.py)
+_FOLDED_UNTIL = "SELECT coalesce(max(last_timestamp), 0) FROM ledger_posting_generations"
+# Sorted, a generation's postings are appended in key order: full pages, written once. ?1 is the last fold's newest
+# timestamp, ?2 the new generation.
 _FOLD = (
-    "INSERT INTO ledger_postings (generation, account_id, timestamp, transfer_id) "
-    "SELECT ?, debit_account_id, timestamp, transfer_id FROM ledger_transfers_recent UNION ALL "
-    "SELECT ?, credit_account_id, timestamp, transfer_id FROM ledger_transfers_recent ORDER BY 2, 3, 4"
-)
-# The newest timestamp any committed transfer has: the recent ones, or the last generation's.
-_LAST_TIMESTAMP = (
-    "SELECT max(ts) FROM (SELECT max(timestamp) AS ts FROM ledger_transfers_recent "
-    "UNION ALL SELECT max(last_timestamp) FROM ledger_posting_generations)"
+    "INSERT INTO ledger_postings (generation, account_id, timestamp, transfer_id) "  # noqa: S608
+    f"SELECT ?2, debit_account_id, timestamp, id FROM {_RECENT} WHERE timestamp > ?1 UNION ALL "
+    f"SELECT ?2, credit_account_id, timestamp, id FROM {_RECENT} WHERE timestamp > ?1 ORDER BY 2, 3, 4"
 )
 
 
@@ -114,7 +113,7 @@ class SqliteLedgerStore(LedgerStoreBase):
         self._cache: dict[int, AccountState] = {}
         self._cache_version = -1
         self._fresh: dict[int, AccountState] = {}  # states read by the transaction in progress
-        self._unfolded: int | None = None  # rows in ledger_transfers_recent, None = ask the database
+        self._unfolded: int | None = None  # transfers newer than the last fold, None = ask the database
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
 
@@ -176,7 +175,7 @@ class SqliteLedgerStore(LedgerStoreBase):
         if version != self._cache_version:
             self._forget()
             self._cache_version = version
-            last = cur.execute(_LAST_TIMESTAMP).fetchone()[0]
+            last = cur.execute("SELECT max(timestamp) FROM ledger_transfers").fetchone()[0]
             if last is not None:
                 with self._ts_lock:
                     self._last_ts = max(self._last_ts, last)
@@ -270,30 +269,31 @@ class SqliteLedgerStore(LedgerStoreBase):
             self._fold_if_due(cur, len(o.transfers))
 
     def _fold_if_due(self, cur: Cursor, added: int) -> None:
-        """Move the recent transfers into a new generation of ledger_postings once there are ``FOLD_AT`` of them
-        (in the batch's transaction, so a fold is never half done)."""
+        """Fold the transfers newer than the last generation into a new one once there are ``FOLD_AT`` of them (in
+        the batch's transaction, so a fold is never half done)."""
         if self._unfolded is None:
-            self._unfolded = cur.execute("SELECT count(*) FROM ledger_transfers_recent").fetchone()[0]
+            cur.execute(f"SELECT count(*) FROM {_RECENT} WHERE timestamp > ({_FOLDED_UNTIL})")  # noqa: S608
+            self._unfolded = cur.fetchone()[0]
         else:
             self._unfolded += added
         if self._unfolded < FOLD_AT:
             return
-        cur.execute("SELECT coalesce(max(generation), 0) + 1 FROM ledger_posting_generations")
-        generation = cur.fetchone()[0]
+        folded_until, generation = cur.execute(
+            "SELECT coalesce(max(last_timestamp), 0), coalesce(max(generation), 0) + 1 FROM ledger_posting_generations"
+        ).fetchone()
         cur.execute(
-            "INSERT INTO ledger_posting_generations (generation, first_timestamp, last_timestamp) "
-            "SELECT ?, min(timestamp), max(timestamp) FROM ledger_transfers_recent",
-            (generation,),
+            "INSERT INTO ledger_posting_generations (generation, first_timestamp, last_timestamp) "  # noqa: S608
+            f"SELECT ?2, min(timestamp), max(timestamp) FROM {_RECENT} WHERE timestamp > ?1",
+            (folded_until, generation),
         )
-        cur.execute(_FOLD, (generation, generation))
-        cur.execute("DELETE FROM ledger_transfers_recent")
+        cur.execute(_FOLD, (folded_until, generation))
         self._unfolded = 0
 
     # -- reads ----------------------------------------------------------------------------------------------
 
     def account_transfers(self, f: AccountFilter) -> list[Transfer]:
         """An account's transfers in timestamp order: the generations of ledger_postings oldest first, then the
-        recent table, which is newer than all of them (the other way round when reversed); stop at the limit."""
+        transfers newer than all of them (the other way round when reversed); stop at the limit."""
         if not (f.debits or f.credits):
             return []
         key = id_bytes(f.account_id)
@@ -301,17 +301,17 @@ class SqliteLedgerStore(LedgerStoreBase):
         folded_params: list[Any] = [f.timestamp_min, f.timestamp_max or 2**63 - 1]  # 0 = unbounded
         recent_params: list[Any]
         if f.debits and f.credits:
-            recent, recent_params = ["(r.debit_account_id = ? OR r.credit_account_id = ?)"], [key, key]
+            recent, recent_params = ["(t.debit_account_id = ? OR t.credit_account_id = ?)"], [key, key]
         else:
             side = "debit_account_id" if f.debits else "credit_account_id"
             folded.append(f"t.{side} = ?")
             folded_params.append(key)
-            recent, recent_params = [f"r.{side} = ?"], [key]
+            recent, recent_params = [f"t.{side} = ?"], [key]
         for clause, value in (("timestamp >= ?", f.timestamp_min), ("timestamp <= ?", f.timestamp_max)):
             if value:
                 folded.append("p." + clause)
                 folded_params.append(value)
-                recent.append("r." + clause)
+                recent.append("t." + clause)
                 recent_params.append(value)
         if f.code:
             for where, params in ((folded, folded_params), (recent, recent_params)):
@@ -327,9 +327,11 @@ class SqliteLedgerStore(LedgerStoreBase):
             f"CROSS JOIN ledger_transfers t ON t.id = p.transfer_id WHERE {' AND '.join(folded)} "
             f"ORDER BY g.generation {order}, p.timestamp {order}, p.transfer_id {order} LIMIT ?"
         )
+        # The timestamp index from the last fold on: it holds both accounts, so only matching transfers are read
+        # from the table. Timestamps are unique, so they alone give the order, the index's own.
         recent_sql = (
-            f"SELECT {_T_COLUMNS} FROM ledger_transfers_recent r CROSS JOIN ledger_transfers t ON t.id = r.transfer_id "  # noqa: S608
-            f"WHERE {' AND '.join(recent)} ORDER BY r.timestamp {order}, r.transfer_id {order} LIMIT ?"
+            f"SELECT {_T_COLUMNS} FROM ledger_transfers AS t INDEXED BY ix_ledger_transfers_recent "  # noqa: S608
+            f"WHERE t.timestamp > ({_FOLDED_UNTIL}) AND {' AND '.join(recent)} ORDER BY t.timestamp {order} LIMIT ?"
         )
         arms: list[tuple[str, list[Any]]] = [(folded_sql, [key, *folded_params]), (recent_sql, recent_params)]
 
