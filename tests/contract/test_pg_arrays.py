@@ -34,16 +34,20 @@ def test_a_thousand_ids_each_come_back_in_place(conn: psycopg.Connection[tuple[o
     # Every element boundary of a long array: the literal is made in one piece, then cut at each element.
     values = [(k * 0x9E3779B97F4A7C15_F39CC0605CEDC834) % (U128_MAX + 1) for k in range(1000)]
     assert read(conn, arr.ids(values), "bytea") == [v.to_bytes(16, "big") for v in values]
-    assert read(conn, arr.u64s([v >> 64 for v in values]), "bytea") == [(v >> 64).to_bytes(8, "big") for v in values]
+    high = [v >> 64 for v in values]
+    assert read(conn, arr.user_data(8)(high), "bytea") == [v.to_bytes(8, "big") if v else b"" for v in high]
 
 
 def test_zero_pending_id_is_null(conn: psycopg.Connection[tuple[object, ...]]) -> None:
     assert read(conn, arr.ids_or_null([0, 7, 0]), "bytea") == [None, (7).to_bytes(16, "big"), None]
 
 
-def test_user_data_64_is_8_bytes(conn: psycopg.Connection[tuple[object, ...]]) -> None:
-    values = [0, 1, 2**64 - 1]
-    assert read(conn, arr.u64s(values), "bytea") == [v.to_bytes(8, "big") for v in values]
+@pytest.mark.parametrize("width", [16, 8])
+def test_user_data_is_fixed_width_and_zero_is_empty(conn: psycopg.Connection[tuple[object, ...]], width: int) -> None:
+    values = [0, 1, 2 ** (8 * width) - 1, 0]
+    assert read(conn, arr.user_data(width)(values), "bytea") == [b"", *(v.to_bytes(width) for v in values[1:3]), b""]
+    assert read(conn, arr.user_data(width)([0, 0, 0]), "bytea") == [b"", b"", b""]
+    assert read(conn, arr.user_data(width)([]), "bytea") == []
 
 
 def test_byte_strings_round_trip(conn: psycopg.Connection[tuple[object, ...]]) -> None:
@@ -89,7 +93,8 @@ def test_anything_but_an_integer_is_refused(bad: object) -> None:
     with pytest.raises((ValueError, TypeError)):
         arr.ints([1, bad])  # type: ignore[list-item]
     # ids_or_null reads any false value as "no id" (NULL), None included; the others refuse it.
-    for encode in (arr.ids, arr.u64s) if bad is None else (arr.ids, arr.ids_or_null, arr.u64s):
+    user_data = arr.user_data(16), arr.user_data(8)
+    for encode in (arr.ids, *user_data) if bad is None else (arr.ids, arr.ids_or_null, *user_data):
         with pytest.raises(ValueError, match="unsigned integer"):
             encode([1, bad])  # type: ignore[list-item]
 
@@ -100,4 +105,4 @@ def test_an_id_outside_128_bits_is_refused(bad: int) -> None:
         with pytest.raises(ValueError, match="128-bit unsigned integer"):
             encode([1, bad])
     with pytest.raises(ValueError, match="64-bit unsigned integer"):
-        arr.u64s([2**64])
+        arr.user_data(8)([2**64])

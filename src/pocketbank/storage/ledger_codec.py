@@ -1,4 +1,10 @@
-"""Conversions between ledger records and database rows (ids as 16-byte big-endian, so byte order = numeric)."""
+"""Conversions between ledger records and database rows (ids as 16-byte big-endian, so byte order = numeric).
+
+User data that is zero (most of it) is written as an empty byte string rather than 16 or 8 zero bytes: an account row
+is then about a quarter smaller, so a batch's counter updates dirty fewer pages and its commit writes less. Both
+read back as 0 (``int.from_bytes(b"")``), so rows written with zero bytes before read the same; nothing looks rows
+up by user data, so no query depends on one spelling.
+"""
 
 from __future__ import annotations
 
@@ -31,10 +37,15 @@ def valid_id(value: int) -> bool:
     return 0 < value < U128_MAX
 
 
+def user_data_bytes(value: int, width: int) -> bytes:
+    """``value`` as ``width`` big-endian bytes, or no bytes at all for 0 (see the module docstring)."""
+    return value.to_bytes(width, "big") if value else b""
+
+
 def account_row(a: Account) -> tuple[Any, ...]:
     return (
-        a.id.to_bytes(16, "big"), a.ledger, a.code, a.flags, a.user_data_128.to_bytes(16, "big"),
-        a.user_data_64.to_bytes(8, "big"), a.user_data_32, a.debits_pending, a.debits_posted,
+        a.id.to_bytes(16, "big"), a.ledger, a.code, a.flags, user_data_bytes(a.user_data_128, 16),
+        user_data_bytes(a.user_data_64, 8), a.user_data_32, a.debits_pending, a.debits_posted,
         a.credits_pending, a.credits_posted, a.timestamp,
     )  # fmt: skip
 
@@ -54,17 +65,12 @@ def transfer_row(t: Transfer) -> tuple[Any, ...]:
     return (
         t.id.to_bytes(16, "big"), t.debit_account_id.to_bytes(16, "big"), t.credit_account_id.to_bytes(16, "big"),
         t.amount, t.pending_id.to_bytes(16, "big") if t.pending_id else None, t.ledger, t.code, t.flags, t.timeout,
-        t.user_data_128.to_bytes(16, "big"), t.user_data_64.to_bytes(8, "big"), t.user_data_32, t.timestamp,
+        user_data_bytes(t.user_data_128, 16), user_data_bytes(t.user_data_64, 8), t.user_data_32, t.timestamp,
     )  # fmt: skip
 
 
-_Z16 = bytes(16)
-_Z8 = bytes(8)
-
-
 def transfer_rows(transfers: Sequence[Transfer]) -> list[tuple[Any, ...]]:
-    """``transfer_row`` for a whole batch, in one comprehension: no call per row, and zero user data (the usual
-    case) as a shared constant instead of a fresh ``to_bytes``."""
+    """``transfer_row`` for a whole batch, in one comprehension: no call per row."""
     return [
         (
             t.id.to_bytes(16, "big"),
@@ -76,8 +82,8 @@ def transfer_rows(transfers: Sequence[Transfer]) -> list[tuple[Any, ...]]:
             t.code,
             t.flags,
             t.timeout,
-            t.user_data_128.to_bytes(16, "big") if t.user_data_128 else _Z16,
-            t.user_data_64.to_bytes(8, "big") if t.user_data_64 else _Z8,
+            t.user_data_128.to_bytes(16, "big") if t.user_data_128 else b"",
+            t.user_data_64.to_bytes(8, "big") if t.user_data_64 else b"",
             t.user_data_32,
             t.timestamp,
         )

@@ -77,8 +77,8 @@ _LOOKUP = (
 _TRANSFER_SPEC = arr.spec(
     ("id", arr.ids), ("debit_account_id", arr.ids), ("credit_account_id", arr.ids), ("amount", arr.ints),
     ("pending_id", arr.ids_or_null), ("ledger", arr.ints), ("code", arr.ints), ("flags", arr.ints),
-    ("timeout", arr.ints), ("user_data_128", arr.ids), ("user_data_64", arr.u64s), ("user_data_32", arr.ints),
-    ("timestamp", arr.ints),
+    ("timeout", arr.ints), ("user_data_128", arr.user_data(16)), ("user_data_64", arr.user_data(8)),
+    ("user_data_32", arr.ints), ("timestamp", arr.ints),
 )  # fmt: skip
 _COUNTER_SPEC = arr.spec(("dp", arr.ints), ("dpo", arr.ints), ("cp", arr.ints), ("cpo", arr.ints), ("flags", arr.ints))
 _HISTORY_SPEC = arr.spec(

@@ -59,7 +59,7 @@ FOLD_AT = 16_384  # transfers newer than the last fold; a look-up scans at most 
 _INSERT_TRANSFERS = f"INSERT INTO ledger_transfers ({TRANSFER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"  # noqa: S608
 _INSERT_PLAIN_TRANSFERS = (
     f"INSERT INTO ledger_transfers ({TRANSFER_COLUMNS}) "  # noqa: S608
-    f"VALUES (?,?,?,?,NULL,?,?,?,0,X'{'00' * 16}',X'{'00' * 8}',0,?)"
+    "VALUES (?,?,?,?,NULL,?,?,?,0,X'',X'',0,?)"  # zero user data: no bytes (ledger_codec)
 )
 _UPDATE_ACCOUNTS = (
     "UPDATE ledger_accounts SET debits_pending = ?, debits_posted = ?, credits_pending = ?, credits_posted = ?, "

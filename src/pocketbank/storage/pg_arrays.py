@@ -21,6 +21,8 @@ from typing import Any
 
 _CODE = re.compile(r"[a-z0-9_]+")
 
+Encoder = Callable[[Iterable[Any]], str]
+
 _INT = int.__repr__  # refuses a float or a string (a TypeError), unlike ``str``; and gives 1, not True, for a bool
 
 
@@ -59,9 +61,20 @@ def ids_or_null(values: Iterable[int]) -> str:
         raise ValueError(f"not a 128-bit unsigned integer: {exc}") from None
 
 
-def u64s(values: Iterable[int]) -> str:
-    """A ``bytea[]`` literal of 64-bit values, 8 bytes each: ``user_data_64``."""
-    return _fixed_width(values, 8)
+def user_data(width: int) -> Encoder:
+    """The encoder of a ``bytea[]`` literal of ``width``-byte user data, with 0 as an empty byte string, as
+    ``ledger_codec.user_data_bytes`` writes it. Usually every value is 0: that array is one ``join``."""
+
+    def encode(values: Iterable[int]) -> str:
+        items = list(values)
+        if items.count(0) == len(items):
+            return "{" + ",".join(["\\\\x"] * len(items)) + "}"
+        try:
+            return "{" + ",".join(["\\\\x" if v == 0 else "\\\\x" + v.to_bytes(width).hex() for v in items]) + "}"
+        except (AttributeError, OverflowError) as exc:
+            raise ValueError(f"not a {width * 8}-bit unsigned integer: {exc}") from None
+
+    return encode
 
 
 _TIDS = re.compile(r'\{"\(\d+,\d+\)"(?:,"\(\d+,\d+\)")*\}')
@@ -92,9 +105,6 @@ def codes(values: Iterable[str]) -> str:
         if not _CODE.fullmatch(v):
             raise ValueError(f"not a result code: {v!r}")
     return "{" + ",".join([f'"{v}"' for v in items]) + "}"  # quoted: a code is never read as NULL
-
-
-Encoder = Callable[[Iterable[Any]], str]
 
 
 def spec(*pairs: tuple[str, Encoder]) -> list[tuple[Callable[[Any], Any], Encoder]]:
