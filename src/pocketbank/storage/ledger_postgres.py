@@ -33,7 +33,7 @@ from pocketbank.storage.ledger_codec import (
 )
 from pocketbank.storage.ledger_store import MAX_ATTEMPTS, Cursor, LedgerStoreBase, SnapshotChanged
 from pocketbank.storage.ledger_verify import verify_ledger
-from pocketbank.storage.pg_connections import BoundedConnections
+from pocketbank.storage.pg_connections import BoundedConnections, pipelined_transaction
 
 T = TypeVar("T")
 
@@ -154,19 +154,13 @@ class PostgresLedgerStore(LedgerStoreBase):
     def _run_write(self, conn: psycopg.Connection[Any], work: Callable[[Cursor], T]) -> T:
         for attempt in range(MAX_ATTEMPTS):
             try:
-                # Pipeline mode: the writes and the commit go to the server together, in one round trip.
-                with conn.pipeline(), conn.cursor() as cur:
+                # BEGIN goes with the locking reads, the writes with COMMIT: two round trips (pipelined_transaction).
+                with conn.cursor() as cur, pipelined_transaction(conn):
                     result = work(cur)
-                    conn.commit()
                 return result
-            except RETRYABLE:
-                conn.rollback()
+            except RETRYABLE:  # already rolled back
                 if attempt == MAX_ATTEMPTS - 1:
                     raise
-            except BaseException:
-                if not conn.closed:
-                    conn.rollback()
-                raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _read(self, work: Callable[[Cursor], T]) -> T:
