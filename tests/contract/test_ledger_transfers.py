@@ -362,3 +362,23 @@ def test_batches_keep_segments_apart(funded):
     ]
     assert b.counters(BOB) == (0, 0, 0, 6 + 8 + 9)
     assert [t.id for t in b.ledger.lookup_transfers([1, 2, 3, 4, 5, 6])] == [2, 5, 6]
+
+
+@pytest.mark.parametrize("plain", [63, 64, 129])
+def test_a_large_batch_mixing_plain_and_other_transfers_is_stored_whole(funded, plain):
+    """SQLite writes plain transfers in statements of 64 rows and the rest one by one: every row must land intact,
+    in order of its timestamp, whatever the count and however the kinds are mixed."""
+    b = funded
+    batch = []
+    for k in range(plain):
+        batch.append(b.t(1000 + k, BANK, BOB, 1 + k))
+        if k % 20 == 0:  # a transfer that is not plain: user data and a code of its own
+            batch.append(b.t(5000 + k, BANK, BOB, 1, code=7, user_data_128=k + 1, user_data_64=2, user_data_32=3))
+    assert b.ledger.create_transfers(batch) == [R.OK] * len(batch)
+    stored = b.ledger.lookup_transfers([t.id for t in batch])
+    assert [(t.id, t.amount, t.code, t.user_data_128, t.user_data_64) for t in stored] == [
+        (t.id, t.amount, t.code, t.user_data_128, t.user_data_64) for t in batch
+    ]
+    timestamps = [t.timestamp for t in stored]
+    assert timestamps == sorted(timestamps) and len(set(timestamps)) == len(batch)
+    assert b.counters(BOB) == (0, 0, 0, sum(t.amount for t in batch))

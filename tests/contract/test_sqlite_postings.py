@@ -79,6 +79,12 @@ def test_look_ups_across_folds_match_a_brute_force_scan(tmp_path: Path, monkeypa
 
 
 _OLD_LAYOUT = (
+    "CREATE TABLE postings_with_ids (generation INTEGER NOT NULL, account_id BLOB NOT NULL, timestamp BIGINT NOT NULL, "
+    "transfer_id BLOB NOT NULL, PRIMARY KEY (generation, account_id, timestamp, transfer_id)) WITHOUT ROWID",
+    "INSERT INTO postings_with_ids SELECT p.generation, p.account_id, p.timestamp, t.id "
+    "FROM ledger_postings p JOIN ledger_transfers t ON t.timestamp = p.timestamp",
+    "DROP TABLE ledger_postings",
+    "ALTER TABLE postings_with_ids RENAME TO ledger_postings",
     "DROP INDEX ix_ledger_transfers_recent",
     "CREATE TABLE ledger_transfers_recent (transfer_id BLOB NOT NULL, debit_account_id BLOB NOT NULL, "
     "credit_account_id BLOB NOT NULL, timestamp BIGINT NOT NULL)",
@@ -92,8 +98,8 @@ _OLD_LAYOUT = (
 
 
 def test_a_ledger_with_the_old_recent_table_is_migrated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Revision 0004: the recent table and its trigger give way to the timestamp index, with no transfer lost from
-    the look-ups, and folding goes on from where the old layout left it."""
+    """Revision 0004: the recent table and its trigger give way to the timestamp index, the postings lose their
+    transfer ids, no transfer is lost from the look-ups, and folding goes on from where the old layout left it."""
     monkeypatch.setattr(ledger_sqlite, "FOLD_AT", 5)
     path = tmp_path / "ledger.db"
     store = open_ledger_store(f"sqlite:///{path}")
@@ -118,6 +124,11 @@ def test_a_ledger_with_the_old_recent_table_is_migrated(tmp_path: Path, monkeypa
         assert "ledger_transfers_recent" not in objects
         assert "ledger_transfers_recent_insert" not in objects
         assert "ix_ledger_transfers_recent" in objects
+        assert "postings_with_ids" not in objects
+        with ledger_sqlite.connect(str(path)) as conn:
+            columns = [r[1] for r in conn.execute("PRAGMA table_info(ledger_postings)")]
+            assert columns == ["generation", "account_id", "timestamp"]
+            assert conn.execute("SELECT count(*) FROM ledger_postings").fetchone()[0] == 12  # the fold of 6
         assert version >= "0004"
         everything = AccountFilter(1, limit=100)
         assert [t.id for t in store.account_transfers(everything)] == [100, 103, 106]

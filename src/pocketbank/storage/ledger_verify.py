@@ -96,18 +96,20 @@ def verify_ledger(cur: Any) -> VerifyReport:
 
 
 # SQLite's account look-up index must hold each transfer exactly once per account it touches, as two rows of
-# ledger_postings, once the transfer is folded: once it is no newer than the last generation. Checked as: every row
+# ledger_postings, once the transfer is folded: once it is no newer than the last generation. A posting names its
+# transfer by timestamp, so timestamps must be unique. Checked as: no two transfers share a timestamp; every posting
 # matches its transfer; each posting lies in its generation's range and the ranges increase (look-ups read
 # generations in order, then the newer transfers), so a transfer's postings are all in one generation and the
 # postings' primary key leaves at most one row per transfer and side; and the rows add up to two per folded
-# transfer. Joins by primary key rather than a set difference: six times faster on a large ledger.
+# transfer. Joins by key rather than a set difference: six times faster on a large ledger.
 _POSTINGS = """
 SELECT
   (SELECT COUNT(*) FROM ledger_transfers
    WHERE timestamp <= (SELECT coalesce(max(last_timestamp), 0) FROM ledger_posting_generations)),
   (SELECT COUNT(*) FROM ledger_postings),
-  (SELECT COUNT(*) FROM ledger_postings p JOIN ledger_transfers t ON t.id = p.transfer_id
-   WHERE p.timestamp = t.timestamp AND (p.account_id = t.debit_account_id OR p.account_id = t.credit_account_id))
+  (SELECT COUNT(*) FROM ledger_postings p JOIN ledger_transfers t ON t.timestamp = p.timestamp
+   WHERE p.account_id = t.debit_account_id OR p.account_id = t.credit_account_id),
+  (SELECT COUNT(*) - COUNT(DISTINCT timestamp) FROM ledger_transfers)
 """
 _ORDER = """
 SELECT
@@ -122,7 +124,9 @@ SELECT
 def verify_postings(cur: Any) -> list[str]:
     problems = []
     cur.execute(_POSTINGS)
-    folded, postings, postings_ok = cur.fetchone()
+    folded, postings, postings_ok, shared_timestamps = cur.fetchone()
+    if shared_timestamps:
+        problems.append(f"account look-up index: {shared_timestamps} transfers share a timestamp with another")
     if postings_ok != postings:
         problems.append(f"account look-up index: {postings - postings_ok} postings match no transfer")
     if postings != 2 * folded:
