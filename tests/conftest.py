@@ -16,12 +16,14 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from sqlalchemy import Engine
 
 from nats_helpers import JsStream, nats_problem, nats_test_url
 from pbtest import missing_service, pg_admin_url
 from pocketbank.domain.clock import ManualClock
 from pocketbank.services.ledger import LedgerService
-from pocketbank.storage.engine import open_ledger_store
+from pocketbank.storage.app_db import make_engine
+from pocketbank.storage.engine import create_schema, open_ledger_store
 from pocketbank.storage.ledger_store import LedgerStoreBase
 
 ENGINES = ["sqlite", "postgres"]
@@ -84,3 +86,12 @@ def clock() -> ManualClock:
 @pytest.fixture
 def ledger(store: LedgerStoreBase, clock: ManualClock) -> LedgerService:
     return LedgerService(store, clock)
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """The application database's engine (``storage.app_db``) on every engine, with every table made."""
+    create_schema(db_url)
+    made = make_engine(db_url)
+    yield made
+    made.dispose()

@@ -3,26 +3,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import Engine, bindparam, insert, select, update
 
-from pocketbank.storage.app_db import make_engine
 from pocketbank.storage.customers_tables import step_up_challenges
-from pocketbank.storage.engine import create_schema
 from pocketbank.storage.fast_sql import FastStatement
 from pocketbank.storage.money_tables import deposit_accounts as da
 
 BIG_ID = 2**127 + 12345  # needs all 16 bytes of an Id128
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    create_schema(db_url)
-    engine = make_engine(db_url)
-    yield engine
-    engine.dispose()
 
 
 def account(n: int, *, default: bool = False) -> dict[str, object]:

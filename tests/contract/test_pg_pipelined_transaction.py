@@ -1,4 +1,5 @@
-"""``pipelined_transaction``: BEGIN, the statements and COMMIT in one round trip, and all or nothing."""
+"""``pipelined_transaction``: BEGIN, the statements and COMMIT in one round trip, and all or nothing; and the pool
+that takes its connections back."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from psycopg import pq
 
 from pocketbank.storage.ledger_postgres import libpq_url
-from pocketbank.storage.pg_connections import pipelined_transaction
+from pocketbank.storage.pg_connections import BoundedConnections, pipelined_transaction
 
 
 @pytest.fixture
@@ -54,3 +55,18 @@ def test_an_error_raised_by_the_caller_rolls_back_too(conn: psycopg.Connection[A
         raise RuntimeError("changed my mind")
     assert conn.info.transaction_status == pq.TransactionStatus.IDLE
     assert balances(conn) == [(1, 10), (2, 0)]
+
+
+def test_the_pool_drops_a_connection_left_in_autocommit(pg_url: str) -> None:
+    """Every caller expects a transactional connection: one that comes back in autocommit is closed, not reused."""
+    pool = BoundedConnections(lambda: psycopg.connect(libpq_url(pg_url)), 1)
+    try:
+        with pool.connection() as first:
+            first.autocommit = True
+        with pool.connection() as second:
+            assert second is not first and not second.autocommit
+        assert first.closed
+        with pool.connection() as third:
+            assert third is second  # a connection that came back as it should is reused
+    finally:
+        pool.close()

@@ -4,11 +4,10 @@ steps; a key is judged afresh after its retention; an unpublished event is never
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 
 from pocketbank.api.main import run_jobs
 from pocketbank.domain.clock import NS_PER_SECOND, ManualClock
@@ -16,10 +15,9 @@ from pocketbank.domain.events import DomainEvent
 from pocketbank.errors import IdempotencyKeyReused
 from pocketbank.services.housekeeping import DAY_NS, HOUR_NS, Housekeeping, HousekeepingPass, RetentionPolicy
 from pocketbank.services.ports import IdempotentResponse
-from pocketbank.storage.app_db import SqlUnitOfWork, make_engine
+from pocketbank.storage.app_db import SqlUnitOfWork
 from pocketbank.storage.app_schema import idempotency_keys
 from pocketbank.storage.app_schema import outbox as outbox_table
-from pocketbank.storage.engine import open_ledger_store
 from pocketbank.storage.idempotency import SqlIdempotencyStore
 from pocketbank.storage.outbox import SqlOutbox
 
@@ -56,11 +54,8 @@ class Bank:
 
 
 @pytest.fixture
-def bank(db_url: str) -> Iterator[Bank]:
-    open_ledger_store(db_url).close()  # creates every table
-    engine = make_engine(db_url)
-    yield Bank(SqlOutbox(engine), SqlIdempotencyStore(engine), ManualClock())
-    engine.dispose()
+def bank(engine: Engine) -> Bank:
+    return Bank(SqlOutbox(engine), SqlIdempotencyStore(engine), ManualClock())
 
 
 def test_published_events_go_after_their_retention_and_unpublished_ones_stay(bank: Bank) -> None:

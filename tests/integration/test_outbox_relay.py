@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager
 
 import pytest
 from nats.js.api import DiscardPolicy, StorageType
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
 from nats_helpers import JsStream, StreamMsg, TcpProxy
 from pocketbank.domain.clock import ManualClock
@@ -25,18 +25,14 @@ from pocketbank.services.outbox_relay import OutboxRelay, RelayPass
 from pocketbank.services.ports import PublishOutcome
 from pocketbank.storage.app_db import SqlUnitOfWork, make_engine
 from pocketbank.storage.app_schema import outbox as outbox_table
-from pocketbank.storage.engine import open_ledger_store
 from pocketbank.storage.outbox import SqlOutbox
 
 TYPES = ["transfer.created", "payee.added", "transfer.posted"]
 
 
 @pytest.fixture
-def outbox(db_url: str) -> Iterator[SqlOutbox]:
-    open_ledger_store(db_url).close()  # creates every table
-    engine = make_engine(db_url)
-    yield SqlOutbox(engine)
-    engine.dispose()
+def outbox(engine: Engine) -> SqlOutbox:
+    return SqlOutbox(engine)
 
 
 @pytest.fixture

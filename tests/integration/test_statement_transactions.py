@@ -7,22 +7,11 @@ undo it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import Engine, select
 
-from pocketbank.storage.app_db import SqlUnitOfWork, insert_if_absent, make_engine, statement_transactions
+from pocketbank.storage.app_db import SqlUnitOfWork, insert_if_absent, statement_transactions
 from pocketbank.storage.app_schema import idempotency_keys as t
-from pocketbank.storage.engine import create_schema
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    create_schema(db_url)
-    e = make_engine(db_url)
-    yield e
-    e.dispose()
 
 
 def _key(key: str) -> dict[str, object]:

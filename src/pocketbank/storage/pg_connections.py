@@ -1,4 +1,5 @@
-"""A bounded set of PostgreSQL connections, opened on demand and reused: the ledger store's pool.
+"""A bounded set of PostgreSQL connections, opened on demand and reused: the ledger store's pool; and the way its
+write transactions reach the server (``pipelined_transaction``).
 
 Why not psycopg_pool: it opens connections in the background and, after a failure, retries with a growing delay
 (1 s, 2 s, 4 s, ...) while callers wait up to 30 s for one. Across a one-second restart of the server that left
@@ -55,7 +56,9 @@ class BoundedConnections:
         return self._connect()
 
     def _give_back(self, conn: psycopg.Connection[Any]) -> None:
-        reusable = not conn.closed and conn.info.transaction_status == pq.TransactionStatus.IDLE
+        # Idle and transactional, as every caller expects it: anything else (a broken connection, or one whose
+        # autocommit switch could not be put back) is closed.
+        reusable = not conn.closed and conn.info.transaction_status == pq.TransactionStatus.IDLE and not conn.autocommit
         with self._lock:
             if reusable and not self._closed:
                 self._idle.append(conn)
@@ -75,7 +78,8 @@ def pipelined_transaction(conn: psycopg.Connection[Any]) -> Iterator[None]:
     pipeline's exit. A statement that reads its result inside the block syncs there, and the transaction goes on.
 
     If a statement fails, the server skips the rest up to the sync, ``COMMIT`` included, and the transaction is
-    rolled back here before the error propagates. The connection leaves as it came: idle, not in autocommit.
+    rolled back here before the error propagates. The connection leaves as it came, idle and not in autocommit, or
+    broken, for the pool to drop.
     """
     conn.autocommit = True
     try:
@@ -85,8 +89,11 @@ def pipelined_transaction(conn: psycopg.Connection[Any]) -> Iterator[None]:
             conn.execute("COMMIT")
     except BaseException:
         if not conn.closed and conn.info.transaction_status != pq.TransactionStatus.IDLE:
-            conn.execute("ROLLBACK")
+            with contextlib.suppress(psycopg.Error):  # a ROLLBACK that fails leaves it broken: the pool drops it
+                conn.execute("ROLLBACK")
         raise
     finally:
-        if not conn.closed:
+        # Refused only when the connection is not idle (it broke): the pool then drops it. Suppressed so that the
+        # error that broke it is the one that propagates.
+        with contextlib.suppress(psycopg.Error):
             conn.autocommit = False

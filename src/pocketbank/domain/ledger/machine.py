@@ -28,10 +28,6 @@ from pocketbank.domain.ledger.batch import LedgerSnapshot, TransferBatchOutcome
 from pocketbank.domain.ledger.model import (
     AMOUNT_MAX,
     NS_PER_SECOND,
-    U16_MAX,
-    U32_MAX,
-    U64_MAX,
-    U128_MAX,
     AccountBalance,
     AccountFlags,
     AccountState,
@@ -271,32 +267,21 @@ class TransferMachine:
         """Apply a plain transfer (no flags) that passes every check, and say so; or change nothing and answer False,
         so that the general path (``_apply``) finds the first rule it breaks.
 
-        Most transfers are plain and succeed: this is the same checks as ``check_transfer_fields`` and ``_create``
-        for them, in one frame. Ids need no range check here: an account that is found exists, so its id is valid.
+        Most transfers are plain and succeed. This runs ``check_transfer_fields``, the one place the field rules
+        live, then ``_create``'s checks as they apply to a plain transfer, inlined, with ``_store``'s bookkeeping.
         """
+        if check_transfer_fields(t) is not None:
+            return False
         tid = t.id
         amount = t.amount
         ledger = t.ledger
-        if not (
-            0 < tid < U128_MAX
-            and 0 < amount <= AMOUNT_MAX
-            and 0 < ledger <= U32_MAX
-            and 0 < t.code <= U16_MAX
-            and t.timestamp == 0
-            and t.pending_id == 0
-            and t.timeout == 0
-            and 0 <= t.user_data_128 <= U128_MAX
-            and 0 <= t.user_data_64 <= U64_MAX
-            and 0 <= t.user_data_32 <= U32_MAX
-        ):
-            return False
         transfers = self._transfers
         if tid in transfers or tid in self._snap.failed:
             return False
         accounts = self._accounts
         dr = accounts.get(t.debit_account_id)
         cr = accounts.get(t.credit_account_id)
-        if dr is None or cr is None or dr is cr or dr.ledger != ledger or cr.ledger != ledger:
+        if dr is None or cr is None or dr.ledger != ledger or cr.ledger != ledger:
             return False
         dr_flags = dr.flags
         cr_flags = cr.flags
