@@ -106,7 +106,7 @@ def build_container(
     assets = default_registry()
     accounts = AccountService(deps, SqlDepositAccountStore(engine), ledger, assets)
     accounts.ensure_bank_accounts()
-    auth_parts = _auth_parts(settings, clock, ids, engine, bus, accounts)
+    auth_parts = _auth_parts(settings, deps, engine, accounts)
     payees = PayeeService(deps, SqlPayeeStore(engine), accounts)
     records = SqlTransferRecordStore(engine)
     idempotency = SqlIdempotencyStore(engine)
@@ -162,19 +162,20 @@ class AuthParts(TypedDict):
     rate_limiter: RateLimiter
 
 
-def _auth_parts(
-    settings: Settings, clock: Clock, ids: IdGenerator, engine: Engine, bus: EventBus, opener: AccountOpener
-) -> AuthParts:
-    """Customers & auth; ``opener`` opens the CNY account at registration (the accounts service)."""
+def _auth_parts(settings: Settings, unit: UnitDeps, engine: Engine, opener: AccountOpener) -> AuthParts:
+    """Customers & auth; ``opener`` opens the CNY account at registration (the accounts service).
+
+    They share the money side's audit log, outbox, bus, clock and ids (``unit``): one audit log per process, so its
+    cache of stream heads (``storage.audit``) sees every append, whichever service made it."""
     sms: SmsSender = MemorySmsSender() if settings.sms_sender == "memory" else LoggingSmsSender()
     limiter: RateLimiter = RedisRateLimiter(settings.redis_url) if settings.redis_url else MemoryRateLimiter()
     deps = AuthDeps(
-        uow=SqlUnitOfWork(engine),
-        audit=SqlAuditLog(engine),
-        outbox=SqlOutbox(engine),
-        bus=bus,
-        clock=clock,
-        ids=ids,
+        uow=SqlUnitOfWork(engine),  # stateless: the auth side needs its read-only connections as well
+        audit=unit.audit,
+        outbox=unit.outbox,
+        bus=unit.bus,
+        clock=unit.clock,
+        ids=unit.ids,
         customers=SqlCustomerStore(engine),
         store=SqlAuthStore(engine),
         staff=SqlStaffStore(),

@@ -15,6 +15,7 @@ from pocketbank.domain.events import DomainEvent
 from pocketbank.errors import IdempotencyKeyInUse, IdempotencyKeyReused
 from pocketbank.services.ports import IdempotentResponse
 from pocketbank.storage.app_schema import audit_log
+from pocketbank.storage.audit import SqlAuditLog
 
 
 def test_health_and_request_id(client: TestClient) -> None:
@@ -81,6 +82,43 @@ def test_audit_rolls_back_with_its_transaction(container: Container) -> None:
         container.audit.append(tx, record(1))
         raise RuntimeError("the use case failed")
     assert list(container.audit.entries()) == []  # type: ignore[attr-defined]
+
+
+def test_audit_head_cache_survives_rollbacks_and_other_writers(container: Container) -> None:
+    """The append path trusts its cached stream head only as far as the database confirms it: a head written by a
+    transaction that rolled back, or overtaken by another process's log, must never leave a gap or a fork."""
+    other = SqlAuditLog(container.engine)  # a second worker's log: its own cache of stream heads
+    with container.uow.begin() as tx:
+        container.audit.append(tx, record(1))  # cached head: seq 1
+    with pytest.raises(RuntimeError), container.uow.begin() as tx:
+        container.audit.append(tx, record(2))  # cached head: seq 2, which never commits
+        raise RuntimeError("rolled back")
+    with container.uow.begin() as tx:
+        container.audit.append(tx, record(3))  # stale cache: must land as seq 2
+    with container.uow.begin() as tx:
+        other.append(tx, record(4))  # the other worker has no head cached: reads seq 2, writes 3
+    with container.uow.begin() as tx:
+        container.audit.append(tx, record(5))  # this log's head (2) is behind: must land as 4, not fork at 3
+        container.audit.append(tx, record(6))  # and the next in the same transaction as 5
+    entries = list(container.audit.entries("customer:cus_A"))  # type: ignore[attr-defined]
+    assert [(e.seq, e.record.detail["n"]) for e in entries] == [(1, 1), (2, 3), (3, 4), (4, 5), (5, 6)]
+    assert container.audit.verify() == []
+
+
+def test_audit_appends_from_two_logs_at_once_keep_one_chain(container: Container) -> None:
+    """Two workers' logs (two caches) appending to one stream concurrently: seqs 1..n, one intact chain."""
+    logs = [container.audit, SqlAuditLog(container.engine)]
+
+    def append(worker: int) -> None:
+        for n in range(15):
+            with container.uow.begin() as tx:
+                logs[worker % 2].append(tx, record(worker * 100 + n))
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(append, range(6)))
+    entries = list(container.audit.entries("customer:cus_A"))  # type: ignore[attr-defined]
+    assert [e.seq for e in entries] == list(range(1, 91))
+    assert container.audit.verify() == []
 
 
 def test_outbox_round_trip(container: Container) -> None:

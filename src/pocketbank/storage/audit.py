@@ -1,12 +1,23 @@
-"""The audit log in SQL: append under the stream's last row, verify by recomputing every hash."""
+"""The audit log in SQL: append under the stream's last row, verify by recomputing every hash.
+
+Appending needs the stream's last ``(seq, hash)``. Reading it under a lock took three statements (lock, read,
+insert) for every audited operation, two of them on every transfer. The log now remembers the head of each stream it
+appended to, and the common append is one statement that inserts only if that head is still the last committed row
+(``WHERE EXISTS`` the row, ``ON CONFLICT DO NOTHING`` on the next seq). The cache is never trusted for correctness:
+when it is stale (another worker appended, or the transaction that wrote the cached head rolled back) the insert
+does nothing, and the append falls back to the locked read. A chain therefore never has a gap or a fork, whatever
+the cache says.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import suppress
 from itertools import groupby
 
-from sqlalchemy import Connection, Engine, bindparam, func, insert, select
+from sqlalchemy import Connection, Engine, bindparam, exists, func, select, true
+from sqlalchemy.dialects import postgresql, sqlite
 
 from pocketbank.domain.audit import GENESIS, AuditRecord, StoredAudit, chain_hash, fields, verify_chain
 from pocketbank.storage.app_db import read_connection
@@ -18,28 +29,68 @@ _LOCK_STREAM = FastStatement(select(func.pg_advisory_xact_lock(func.hashtextexte
 _LAST_OF_STREAM = FastStatement(
     select(t.c.seq, t.c.hash).where(t.c.stream == bindparam("stream")).order_by(t.c.seq.desc()).limit(1)
 )
-_APPEND = FastStatement(insert(t))
+_COLUMNS = [c.key for c in t.columns]
+
+
+def _append_statement(dialect: str, *, after_head: bool) -> FastStatement:
+    """Insert one record unless its seq is taken; with ``after_head``, also only if ``prev_seq``/``prev_hash`` is
+    the stream's row (so a stale cached head inserts nothing). RETURNING tells whether the row went in."""
+    values = select(*[bindparam(c.key, type_=c.type) for c in t.columns])
+    if after_head:
+        head = (t.c.stream == bindparam("stream")) & (t.c.seq == bindparam("prev_seq"))
+        values = values.where(exists().where(head & (t.c.hash == bindparam("prev_hash"))))
+    else:
+        values = values.where(true())  # SQLite parses ``INSERT … SELECT … ON CONFLICT`` only after a WHERE
+    insert = (postgresql if dialect == "postgresql" else sqlite).insert(t)
+    return FastStatement(insert.from_select(_COLUMNS, values).on_conflict_do_nothing().returning(t.c.seq))
+
+
+_APPEND = {d: _append_statement(d, after_head=False) for d in ("postgresql", "sqlite")}
+_APPEND_AFTER_HEAD = {d: _append_statement(d, after_head=True) for d in ("postgresql", "sqlite")}
+HEADS_REMEMBERED = 100_000  # streams whose head a process keeps (~200 bytes each); the oldest is forgotten first
 
 
 class SqlAuditLog:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._lock_rows = engine.dialect.name == "postgresql"
+        self._heads: dict[str, tuple[int, str]] = {}  # stream -> (seq, hash) of the last record this log appended
 
     def append(self, tx: Connection, record: AuditRecord) -> None:
         stream = record.stream
+        dialect = tx.dialect.name
+        detail = json.dumps(record.detail, sort_keys=True, ensure_ascii=False)
+        head = self._heads.get(stream)
+        if head is not None:
+            seq, prev = head[0] + 1, head[1]
+            digest = chain_hash(prev, record, seq)
+            params = {**fields(record, seq), "detail": detail, "prev_hash": prev, "hash": digest, "prev_seq": seq - 1}
+            if _APPEND_AFTER_HEAD[dialect].first(tx, params) is not None:
+                self._remember(stream, seq, digest)
+                return
         if self._lock_rows:
-            # Appends to one stream queue on a transaction-scoped advisory lock named by the stream. Locking the last
-            # row instead is not enough under READ COMMITTED: a waiter would be handed the row it waited for, not
-            # the one appended meanwhile, and write the same seq twice. Appending optimistically (insert the next seq
-            # unless taken, else read again) starves: eight threads on one stream lost twenty times in a row. Sending
-            # the lock and the read together (psycopg's pipeline mode) saved a round trip but cost more CPU than it.
+            # Appends that miss the cache queue on a transaction-scoped advisory lock named by the stream. Locking
+            # the last row instead is not enough under READ COMMITTED: a waiter would be handed the row it waited
+            # for, not the one appended meanwhile. An append that hits the cache takes no lock, so the insert below
+            # still checks that its seq is free, and reads again if one of those took it first.
             _LOCK_STREAM.run(tx, {"stream": stream})
-        last = _LAST_OF_STREAM.rows(tx, {"stream": stream})  # on SQLite the engine's write lock is held already
-        seq, prev = (last[0].seq + 1, last[0].hash) if last else (1, GENESIS)
-        columns = fields(record, seq)
-        columns["detail"] = json.dumps(record.detail, sort_keys=True, ensure_ascii=False)
-        _APPEND.run(tx, {**columns, "prev_hash": prev, "hash": chain_hash(prev, record, seq)})
+        while True:
+            last = _LAST_OF_STREAM.rows(tx, {"stream": stream})  # on SQLite the engine's write lock is held already
+            seq, prev = (last[0].seq + 1, last[0].hash) if last else (1, GENESIS)
+            digest = chain_hash(prev, record, seq)
+            params = {**fields(record, seq), "detail": detail, "prev_hash": prev, "hash": digest}
+            if _APPEND[dialect].first(tx, params) is not None:
+                self._remember(stream, seq, digest)
+                return
+
+    def _remember(self, stream: str, seq: int, digest: str) -> None:
+        """Keep the head this transaction wrote. If it rolls back, the next append finds the cache stale (above)."""
+        heads = self._heads
+        heads.pop(stream, None)  # re-inserted at the end: the dict's order is least recently appended first
+        if len(heads) >= HEADS_REMEMBERED:
+            with suppress(StopIteration, KeyError, RuntimeError):  # another thread got there first: no matter
+                del heads[next(iter(heads))]
+        heads[stream] = (seq, digest)
 
     def entries(self, stream: str | None = None) -> Iterator[StoredAudit]:
         q = select(t).order_by(t.c.stream, t.c.seq)
