@@ -7,8 +7,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from starlette.concurrency import run_in_threadpool
 
-from pocketbank.api.deps import ContainerDep, CurrentCustomer
+from pocketbank.api.deps import BearerCredentials, ContainerDep, CurrentCustomer, authenticate_customer
 from pocketbank.api.idempotency import Completion, run_idempotent
 from pocketbank.domain.arrival import ArrivalMode
 from pocketbank.domain.ids import IdKind, format_id, parse_id
@@ -156,26 +157,31 @@ def quote_transfer(body: QuoteIn, container: ContainerDep, customer: CurrentCust
     response_model=TransferOut,
     responses={402: {"description": "insufficient_funds or limit_exceeded"}},
 )
-def create_transfer(
+async def create_transfer(
     request: Request,
     body: TransferIn,
     container: ContainerDep,
-    customer: CurrentCustomer,
+    credentials: BearerCredentials,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Move money. Needs an ``Idempotency-Key`` and a step-up proof bound to this amount and payee."""
     proof = StepUpProof(body.step_up.challenge_id, body.step_up.code) if body.step_up else None
-    draft = body.draft()
-
-    def call(complete: Completion) -> tuple[int, object]:
-        return created(
-            complete, lambda respond: container.transfers.create(customer, draft, idempotency_key or "", proof, respond)
-        )
-
     payload = body.model_dump(mode="json", exclude={"step_up"})
-    return run_idempotent(
-        request, container.idempotency, container.clock.now_ns(), customer.public_id, idempotency_key, payload, call
-    )
+
+    def work() -> Response:  # the hot path: authentication and the transfer in one thread-pool call (see deps)
+        customer = authenticate_customer(request, credentials)
+        draft = body.draft()
+
+        def call(complete: Completion) -> tuple[int, object]:
+            return created(
+                complete,
+                lambda respond: container.transfers.create(customer, draft, idempotency_key or "", proof, respond),
+            )
+
+        now = container.clock.now_ns()
+        return run_idempotent(request, container.idempotency, now, customer.public_id, idempotency_key, payload, call)
+
+    return await run_in_threadpool(work)
 
 
 @router.get("/{transfer_id}", operation_id="get_transfer")
