@@ -28,27 +28,13 @@ from pocketbank.bootstrap import Container
 
 N = 20
 
-PG_AUDIT_RACE = (
-    "BUG: storage/audit.py SqlAuditLog.append serialises appends to one stream with SELECT ... ORDER BY seq DESC "
-    "LIMIT 1 FOR UPDATE; under PostgreSQL READ COMMITTED the waiter re-reads the row it locked (seq n), not the new "
-    "last row, so it inserts seq n+1 again -> UniqueViolation on audit_log_pkey -> 500 for concurrent transfers of "
-    "one customer (observed: 3 of 20 got 201 instead of 10; the 500s leave records 'processing'). Not run on "
-    "PostgreSQL because every 500 costs seconds of traceback rendering (the run took > 6 min); drop this guard to "
-    "reproduce"
-)
-
-
-def _skip_pg_audit_race(db_url: str) -> None:
-    """Kept as a hook; the audit race it guarded (storage/audit.py) is fixed with a per-stream advisory lock."""
-
 
 def _race(client: TestClient, cust, bodies: list[dict[str, Any]], keys: list[str]) -> list[Any]:
     with ThreadPoolExecutor(max_workers=N) as pool:
         return list(pool.map(lambda bk: post_transfer(client, cust, bk[0], bk[1]), zip(bodies, keys, strict=True)))
 
 
-def test_overdraft_race(client: TestClient, container: Container, db_url: str, signup, teller) -> None:
-    _skip_pg_audit_race(db_url)
+def test_overdraft_race(client: TestClient, container: Container, signup, teller) -> None:
     relax_rate_limits(container)
     a, b = signup(), signup()
     deposit(client, teller, a.account_id, yuan(10_000))
@@ -75,10 +61,9 @@ def test_overdraft_race(client: TestClient, container: Container, db_url: str, s
     assert container.audit.verify() == []
 
 
-def test_overdraft_race_balance_is_the_only_constraint(client: TestClient, container: Container, db_url: str, signup,
+def test_overdraft_race_balance_is_the_only_constraint(client: TestClient, container: Container, signup,
                                                        teller) -> None:  # fmt: skip
     """Below the daily limit: 20 x 300.00 from 3,000.00 -> exactly 10 pass, and every refusal is for funds."""
-    _skip_pg_audit_race(db_url)
     relax_rate_limits(container)
     a, b = signup(), signup()
     deposit(client, teller, a.account_id, yuan(3_000))
@@ -94,8 +79,7 @@ def test_overdraft_race_balance_is_the_only_constraint(client: TestClient, conta
     ledger_ok(container)
 
 
-def test_daily_limit_race(client: TestClient, container: Container, db_url: str, signup, teller) -> None:
-    _skip_pg_audit_race(db_url)
+def test_daily_limit_race(client: TestClient, container: Container, signup, teller) -> None:
     relax_rate_limits(container)
     a, b = signup(), signup()
     deposit(client, teller, a.account_id, yuan(50_000))
