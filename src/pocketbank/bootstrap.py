@@ -170,7 +170,7 @@ def _auth_parts(settings: Settings, unit: UnitDeps, engine: Engine, opener: Acco
     sms: SmsSender = MemorySmsSender() if settings.sms_sender == "memory" else LoggingSmsSender()
     limiter: RateLimiter = RedisRateLimiter(settings.redis_url) if settings.redis_url else MemoryRateLimiter()
     deps = AuthDeps(
-        uow=SqlUnitOfWork(engine),  # stateless: the auth side needs its read-only connections as well
+        uow=SqlUnitOfWork(engine),  # holds no state; the auth port also asks it for read-only connections
         audit=unit.audit,
         outbox=unit.outbox,
         bus=unit.bus,

@@ -14,6 +14,7 @@ from pocketbank.domain.audit import AuditRecord
 from pocketbank.domain.events import DomainEvent
 from pocketbank.errors import IdempotencyKeyInUse, IdempotencyKeyReused
 from pocketbank.services.ports import IdempotentResponse
+from pocketbank.storage import audit as audit_storage
 from pocketbank.storage.app_schema import audit_log
 from pocketbank.storage.audit import SqlAuditLog
 
@@ -102,6 +103,21 @@ def test_audit_head_cache_survives_rollbacks_and_other_writers(container: Contai
         container.audit.append(tx, record(6))  # and the next in the same transaction as 5
     entries = list(container.audit.entries("customer:cus_A"))  # type: ignore[attr-defined]
     assert [(e.seq, e.record.detail["n"]) for e in entries] == [(1, 1), (2, 3), (3, 4), (4, 5), (5, 6)]
+    assert container.audit.verify() == []
+
+
+def test_audit_remembers_a_bounded_number_of_stream_heads(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The head cache forgets the least recently appended stream first; a forgotten stream is read again."""
+    monkeypatch.setattr(audit_storage, "HEADS_REMEMBERED", 2)
+    log = SqlAuditLog(container.engine)
+    for n, actor in enumerate(["cus_A", "cus_B", "cus_A", "cus_C", "cus_B", "cus_A"]):
+        with container.uow.begin() as tx:
+            log.append(tx, record(n, actor=actor))
+        assert len(log._heads) <= 2
+    assert list(log._heads) == ["customer:cus_B", "customer:cus_A"]  # least recently appended first
+    assert [e.seq for e in log.entries("customer:cus_A")] == [1, 2, 3]
     assert container.audit.verify() == []
 
 

@@ -47,7 +47,7 @@ def _append_statement(dialect: str, *, after_head: bool) -> FastStatement:
 
 _APPEND = {d: _append_statement(d, after_head=False) for d in ("postgresql", "sqlite")}
 _APPEND_AFTER_HEAD = {d: _append_statement(d, after_head=True) for d in ("postgresql", "sqlite")}
-HEADS_REMEMBERED = 100_000  # streams whose head a process keeps (~200 bytes each); the oldest is forgotten first
+HEADS_REMEMBERED = 20_000  # streams whose head a process keeps (~250 bytes each, ~5 MB); least recent goes first
 
 
 class SqlAuditLog:
