@@ -1,0 +1,140 @@
+"""What one ``POST /v1/transfers`` costs, request by request: CPU, PostgreSQL's CPU and the statements it sends.
+
+    .venv/bin/python bench/api_inproc.py                     # 300 transfers, one at a time
+    BENCH_INPROC_TRANSFERS=1000 BENCH_INPROC_STATEMENTS=1 .venv/bin/python bench/api_inproc.py
+
+``bench/api.py`` measures the server under load, where the machine's noise moves every figure by 10-20 %. This
+runs the application in this process, with no HTTP server and no load generator: each request goes through the
+ASGI app (middleware, routing, validation, authentication, the services) and waits for its answer before the next
+starts, so the CPU a request costs is what this process and the database server spend between the first request
+and the last, divided by their number. It is the figure to compare when a change removes work from a transfer.
+
+Setup and data are ``bench/api.py``'s (``bench/_api_setup.py``), in a fresh PostgreSQL schema dropped at the end;
+the first 40 transfers are a warm-up. ``BENCH_INPROC_STATEMENTS=1`` also counts the statements sent through psycopg
+per request, by their first words (``BEGIN``/``COMMIT`` that psycopg sends by itself are not counted).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+
+import _api_setup as setup
+from _server import use_bench_data_key
+from api import database, postgres_cpu, postgres_cpu_since, transfer_request
+from pocketbank.api.app import create_app
+
+TRANSFERS = int(os.environ.get("BENCH_INPROC_TRANSFERS", "300"))
+COUNT_STATEMENTS = os.environ.get("BENCH_INPROC_STATEMENTS", "") not in ("", "0")
+WARM_UP = 40
+PER_CUSTOMER = 25  # under the 30 step-up checks per customer and hour the server allows
+
+
+def asgi_call(app: Any, raw: bytes) -> Callable[[], Any]:
+    """A coroutine factory sending one serialised HTTP/1.1 request through ``app``; it returns the status."""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    method, path, _ = lines[0].split(b" ")
+    headers = [(k.lower(), v) for k, v in (line.split(b": ", 1) for line in lines[1:])]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method.decode(),
+        "path": path.decode(),
+        "raw_path": path,
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+        "scheme": "http",
+        "root_path": "",
+    }
+
+    async def call() -> int:
+        sent = False
+        statuses: list[int] = []
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await asyncio.Event().wait()  # the client never disconnects
+            raise AssertionError("unreachable")
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                statuses.append(message["status"])
+
+        await app({**scope, "state": {}}, receive, send)
+        return statuses[0]
+
+    return call
+
+
+def count_statements() -> collections.Counter[str]:
+    """Count what psycopg's cursors execute from now on (the application's and the ledger's statements)."""
+    seen: collections.Counter[str] = collections.Counter()
+    original = psycopg.Cursor.execute
+
+    def execute(self: psycopg.Cursor[Any], query: Any, params: Any = None, **kw: Any) -> Any:
+        text = query if isinstance(query, str) else bytes(query).decode() if isinstance(query, bytes) else str(query)
+        seen[" ".join(text.split()[:4])[:60]] += 1
+        return original(self, query, params, **kw)
+
+    psycopg.Cursor.execute = execute  # type: ignore[method-assign]
+    return seen
+
+
+def main() -> None:
+    use_bench_data_key()
+    customers = -(-(TRANSFERS + WARM_UP) // PER_CUSTOMER)
+    with database("postgres") as url:
+        people = setup.prepare(url, customers=customers, per_customer=PER_CUSTOMER, threads=4, log=setup_log)
+        container = setup.open_container(url)
+        try:
+            app = create_app(container)
+            requests = [transfer_request(80, p.token, body) for p in people for body in p.bodies]
+            calls = [asgi_call(app, raw) for raw in requests[: WARM_UP + TRANSFERS]]
+            asyncio.run(measure(calls))
+        finally:
+            container.close()
+
+
+async def measure(calls: list[Callable[[], Any]]) -> None:
+    for call in calls[:WARM_UP]:
+        assert await call() == 201
+    timed = calls[WARM_UP:]
+    seen = count_statements() if COUNT_STATEMENTS else None
+    pg_before = postgres_cpu()
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    for call in timed:
+        status = await call()
+        assert status == 201, status
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    pg = postgres_cpu_since(pg_before)
+    n = len(timed)
+    print(
+        f"{n} transfers one at a time: {cpu * 1e3 / n:.2f} ms CPU here, {pg * 1e3 / n:.2f} ms in PostgreSQL, "
+        f"{wall * 1e3 / n:.2f} ms wall per request"
+    )
+    if seen is not None:
+        for text, count in seen.most_common():
+            print(f"{count / n:6.2f}  {text}")
+        print(f"{sum(seen.values()) / n:6.2f}  statements per request")
+
+
+def setup_log(message: str) -> None:
+    print(f"[inproc] {message}", file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    main()
