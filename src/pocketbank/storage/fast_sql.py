@@ -20,6 +20,7 @@ depends on the values), and an ``INSERT`` or ``UPDATE`` that would leave out a c
 
 from __future__ import annotations
 
+import weakref
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,6 +30,12 @@ from sqlalchemy import Connection, Delete, Insert, Select, Update
 from sqlalchemy.engine import Dialect
 
 Processor = Callable[[Any], Any]
+
+# One cursor per psycopg connection, reused by every statement run on it: ``Connection.execute`` makes a cursor per
+# call, about a third of psycopg's CPU for a one-row read (16 against 11 µs). Safe because each call reads its
+# results (``rows``, ``first``) or row count (``run``) before it returns, and a pooled connection serves one thread
+# at a time.
+_CURSORS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +85,13 @@ class FastStatement:
             # and SQLAlchemy then knows there is a transaction to commit. An autocommit connection has none.
             conn.begin()
         args = tuple(values[n] for n in plan.positional) if plan.positional is not None else values
-        return plan, driver.execute(plan.sql, args)
+        if key[0] != "postgresql":
+            return plan, driver.execute(plan.sql, args)  # sqlite3's connections take no weak references
+        cursor = _CURSORS.get(driver)
+        if cursor is None or cursor.closed:
+            cursor = _CURSORS[driver] = driver.cursor()
+        cursor.execute(plan.sql, args)
+        return plan, cursor
 
 
 def _rows(plan: _Plan, cursor: Any) -> list[Any]:
