@@ -80,12 +80,13 @@ class FastStatement:
             values[name] = process(values[name])
         driver = conn.connection.driver_connection
         assert driver is not None
-        if not conn.in_transaction() and not (conn.dialect.name == "postgresql" and driver.autocommit):
+        pg = key[0] == "postgresql"
+        if not conn.in_transaction() and not (pg and driver.autocommit):
             # What SQLAlchemy's autobegin does: SQLite's BEGIN (the engine's hook), nothing on the wire for psycopg,
             # and SQLAlchemy then knows there is a transaction to commit. An autocommit connection has none.
             conn.begin()
         args = tuple(values[n] for n in plan.positional) if plan.positional is not None else values
-        if key[0] != "postgresql":
+        if not pg:
             return plan, driver.execute(plan.sql, args)  # sqlite3's connections take no weak references
         cursor = _CURSORS.get(driver)
         if cursor is None or cursor.closed:

@@ -70,7 +70,8 @@ def transfer_row(t: Transfer) -> tuple[Any, ...]:
 
 
 def transfer_rows(transfers: Sequence[Transfer]) -> list[tuple[Any, ...]]:
-    """``transfer_row`` for a whole batch, in one comprehension: no call per row."""
+    """``transfer_row`` for a whole batch, in one comprehension: no call per row (so ``user_data_bytes`` is
+    spelled out inline)."""
     return [
         (
             t.id.to_bytes(16, "big"),

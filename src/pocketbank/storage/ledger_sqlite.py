@@ -35,6 +35,7 @@ from pocketbank.storage.ledger_codec import (
 )
 from pocketbank.storage.ledger_store import MAX_ATTEMPTS, Cursor, LedgerStoreBase, SnapshotChanged
 from pocketbank.storage.ledger_verify import verify_ledger, verify_postings
+from pocketbank.storage.schema import FOLDED_UNTIL
 
 T = TypeVar("T")
 
@@ -75,7 +76,6 @@ _UPDATE_ACCOUNTS = (
     "flags = ? WHERE id = ?"
 )
 _RECENT = "ledger_transfers INDEXED BY ix_ledger_transfers_recent"  # the transfers by timestamp (schema.py)
-_FOLDED_UNTIL = "SELECT coalesce(max(last_timestamp), 0) FROM ledger_posting_generations"
 # Sorted, a generation's postings are appended in key order: full pages, written once. ?1 is the last fold's newest
 # timestamp, ?2 the new generation.
 _FOLD = (
@@ -290,14 +290,14 @@ class SqliteLedgerStore(LedgerStoreBase):
         """Fold the transfers newer than the last generation into a new one once there are ``FOLD_AT`` of them (in
         the batch's transaction, so a fold is never half done)."""
         if self._unfolded is None:
-            cur.execute(f"SELECT count(*) FROM {_RECENT} WHERE timestamp > ({_FOLDED_UNTIL})")  # noqa: S608
+            cur.execute(f"SELECT count(*) FROM {_RECENT} WHERE timestamp > ({FOLDED_UNTIL})")  # noqa: S608
             self._unfolded = cur.fetchone()[0]
         else:
             self._unfolded += added
         if self._unfolded < FOLD_AT:
             return
         folded_until, generation = cur.execute(
-            "SELECT coalesce(max(last_timestamp), 0), coalesce(max(generation), 0) + 1 FROM ledger_posting_generations"
+            f"SELECT ({FOLDED_UNTIL}), coalesce(max(generation), 0) + 1 FROM ledger_posting_generations"  # noqa: S608
         ).fetchone()
         cur.execute(
             "INSERT INTO ledger_posting_generations (generation, first_timestamp, last_timestamp) "  # noqa: S608
@@ -350,7 +350,7 @@ class SqliteLedgerStore(LedgerStoreBase):
         # from the table. Timestamps are unique, so they alone give the order, the index's own.
         recent_sql = (
             f"SELECT {_T_COLUMNS} FROM ledger_transfers AS t INDEXED BY ix_ledger_transfers_recent "  # noqa: S608
-            f"WHERE t.timestamp > ({_FOLDED_UNTIL}) AND {' AND '.join(recent)} ORDER BY t.timestamp {order} LIMIT ?"
+            f"WHERE t.timestamp > ({FOLDED_UNTIL}) AND {' AND '.join(recent)} ORDER BY t.timestamp {order} LIMIT ?"
         )
         arms: list[tuple[str, list[Any]]] = [(folded_sql, [key, *folded_params]), (recent_sql, recent_params)]
 

@@ -174,6 +174,10 @@ ledger_posting_generations = Table(
     Column("last_timestamp", BigInteger, nullable=False),
 )
 
+# The newest timestamp folded into ledger_postings (0 before the first fold): the transfers after it are the recent
+# ones, read through ix_ledger_transfers_recent. SQL, for the SQLite store and ``verify`` to embed as a subquery.
+FOLDED_UNTIL = "SELECT coalesce(max(last_timestamp), 0) FROM ledger_posting_generations"
+
 
 @event.listens_for(metadata, "after_create")
 def _create_sqlite_tables(target: MetaData, connection: Connection, **kw: Any) -> None:
