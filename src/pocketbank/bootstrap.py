@@ -7,6 +7,7 @@ JetStream. Tests build their own containers with a ``ManualClock`` and a tempora
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TypedDict
 
@@ -38,7 +39,7 @@ from pocketbank.services.staff import StaffService
 from pocketbank.services.statements import StatementService
 from pocketbank.services.transfers import TransferService
 from pocketbank.services.unit import UnitDeps
-from pocketbank.storage.app_db import SqlUnitOfWork, make_engine
+from pocketbank.storage.app_db import SqlUnitOfWork, make_engine, request_connection
 from pocketbank.storage.audit import SqlAuditLog
 from pocketbank.storage.auth import SqlAuthStore
 from pocketbank.storage.customer_directory import SqlCustomerDirectory
@@ -75,6 +76,10 @@ class Container:
     rate_limiter: RateLimiter
     housekeeping: Housekeeping
     relay: OutboxRelay | None = None  # publishes the outbox to NATS JetStream when POCKETBANK_NATS_URL is set
+
+    def request_scope(self) -> AbstractContextManager[None]:
+        """Around one request's blocking work on one thread: its reads and units of work share a connection."""
+        return request_connection(self.engine)
 
     def __enter__(self) -> Container:
         return self

@@ -181,7 +181,11 @@ async def create_transfer(
         now = container.clock.now_ns()
         return run_idempotent(request, container.idempotency, now, customer.public_id, idempotency_key, payload, call)
 
-    return await run_in_threadpool(work)
+    def scoped() -> Response:
+        with container.request_scope():
+            return work()
+
+    return await run_in_threadpool(scoped)
 
 
 @router.get("/{transfer_id}", operation_id="get_transfer")
