@@ -20,6 +20,22 @@ def test_an_id_reads_back_as_itself(kind: IdKind, n: int) -> None:
     assert parse_id(kind, text.lower().replace(kind.value.lower(), kind.value, 1)) == n  # case-blind digits
 
 
+@pytest.mark.parametrize(
+    ("n", "text"),
+    [
+        (1, "acct_00000000000000000000000001"),
+        (31, "acct_0000000000000000000000000Z"),
+        (32, "acct_00000000000000000000000010"),
+        (2**128 - 1, "acct_7ZZZZZZZZZZZZZZZZZZZZZZZZZ"),
+        (0x0123456789ABCDEF0123456789ABCDEF, "acct_014D2PF2DBSQQG28T5CY4TQKFF"),
+    ],
+)
+def test_the_encoding_never_changes(n: int, text: str) -> None:
+    """Ids already handed out (in customers' apps, statements, partners' systems) must keep naming the same thing."""
+    assert format_id(IdKind.ACCOUNT, n) == text
+    assert parse_id(IdKind.ACCOUNT, text) == n
+
+
 @given(a=ids, b=ids)
 def test_ids_sort_as_their_numbers(a: int, b: int) -> None:
     assert (format_id(IdKind.TRANSFER, a) < format_id(IdKind.TRANSFER, b)) == (a < b)

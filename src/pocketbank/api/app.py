@@ -49,12 +49,15 @@ def create_app(container: Container, *, lifespan: Lifespan | None = None) -> Fas
         """Liveness: answers without touching the database (the no-op baseline of the API benchmark)."""
         return Health()
 
+    # Routers are tried in this order, and trying one that does not match costs 20-30 µs of CPU (FastAPI 0.165,
+    # measured on a POST /v1/transfers): the transfers router, the hot path, goes first. Their paths do not
+    # overlap, so the order changes no request's outcome.
+    app.include_router(transfer_routes.router)
     app.include_router(customer_routes.router)
     app.include_router(auth_routes.router)
     app.include_router(staff_routes.router)
     app.include_router(account_routes.router)
     app.include_router(payee_routes.router)
-    app.include_router(transfer_routes.router)
     app.include_router(staff_money_routes.router)
     install_web(app)  # the mobile web app: pages, /static, /sw.js (pocketbank.web)
     return app
