@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 
 from pocketbank.storage.engine import sqlalchemy_url
 from pocketbank.storage.fast_sql import FastStatement
@@ -101,7 +102,7 @@ def _give_back(conn: Connection) -> None:
     """Back to the pool as every other connection is: transactional."""
     try:
         _driver(conn).autocommit = False
-    except Exception:  # broken (a server restart, or invalidated): the pool must not hand it out again
+    except (psycopg.Error, SQLAlchemyError):  # broken (a server restart): the pool must not hand it out again
         conn.invalidate()
     conn.close()
 
@@ -132,18 +133,16 @@ def read_connection(engine: Engine) -> Iterator[Connection]:
             if pin.conn.in_transaction():
                 pin.conn.rollback()
         return
-    with engine.connect() as conn:
-        if engine.dialect.name != "postgresql":
+    if engine.dialect.name != "postgresql":
+        with engine.connect() as conn:
             yield conn
-            return
+        return
+    conn = engine.connect()
+    try:
         _driver(conn).autocommit = True
-        try:
-            yield conn
-        finally:
-            try:
-                _driver(conn).autocommit = False  # back to the pool as every other connection is: transactional
-            except psycopg.Error:
-                conn.invalidate()  # broken (a server restart): the pool must not hand it out again
+        yield conn
+    finally:
+        _give_back(conn)
 
 
 @contextmanager
