@@ -7,13 +7,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from starlette.concurrency import run_in_threadpool
 
-from pocketbank.api.deps import BearerCredentials, ContainerDep, CurrentCustomer, authenticate_customer
+from pocketbank.api.deps import BearerCredentials, ContainerDep, CurrentCustomer, as_customer
 from pocketbank.api.idempotency import Completion, run_idempotent
 from pocketbank.domain.arrival import ArrivalMode
 from pocketbank.domain.ids import IdKind, format_id, parse_id
 from pocketbank.domain.ledger import AMOUNT_MAX
+from pocketbank.domain.principals import Principal
 from pocketbank.domain.transfers import TransferRecord
 from pocketbank.services.ports import Tx
 from pocketbank.services.transfer_effects import Respond
@@ -168,8 +168,7 @@ async def create_transfer(
     proof = StepUpProof(body.step_up.challenge_id, body.step_up.code) if body.step_up else None
     payload = body.model_dump(mode="json", exclude={"step_up"})
 
-    def work() -> Response:  # the hot path: authentication and the transfer in one thread-pool call (see deps)
-        customer = authenticate_customer(request, credentials)
+    def work(customer: Principal) -> Response:
         draft = body.draft()
 
         def call(complete: Completion) -> tuple[int, object]:
@@ -181,11 +180,7 @@ async def create_transfer(
         now = container.clock.now_ns()
         return run_idempotent(request, container.idempotency, now, customer.public_id, idempotency_key, payload, call)
 
-    def scoped() -> Response:
-        with container.request_scope():
-            return work()
-
-    return await run_in_threadpool(scoped)
+    return await as_customer(request, credentials, work)
 
 
 @router.get("/{transfer_id}", operation_id="get_transfer")
