@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/api_inproc.py                     # 300 transfers, one at a time
     BENCH_INPROC_TRANSFERS=1000 BENCH_INPROC_STATEMENTS=1 .venv/bin/python bench/api_inproc.py
+    BENCH_INPROC_READS=1500 .venv/bin/python bench/api_inproc.py   # GET /v1/accounts/{id} instead
 
 ``bench/api.py`` measures the server under load, where the machine's noise moves every figure by 10-20 %. This
 runs the application in this process, with no HTTP server and no load generator: each request goes through the
@@ -10,7 +11,9 @@ starts, so the CPU a request costs is what this process and the database server 
 and the last, divided by their number. It is the figure to compare when a change removes work from a transfer.
 
 Setup and data are ``bench/api.py``'s (``bench/_api_setup.py``), in a fresh PostgreSQL schema dropped at the end;
-the first 40 transfers are a warm-up. ``BENCH_INPROC_STATEMENTS=1`` also counts the statements sent through psycopg
+the first 40 transfers are a warm-up. ``BENCH_INPROC_READS=N`` measures N account reads instead (``GET
+/v1/accounts/{id}``, what a phone asks each time the app opens: authentication, the account, its balance), after
+200 untimed ones. ``BENCH_INPROC_STATEMENTS=1`` also counts the statements sent through psycopg
 per request, by their first words (``BEGIN``/``COMMIT`` that psycopg sends by itself are not counted).
 """
 
@@ -28,10 +31,12 @@ import psycopg
 
 import _api_setup as setup
 from _server import use_bench_data_key
-from api import database, postgres_cpu, postgres_cpu_since, transfer_request
+from api import database, get_request, postgres_cpu, postgres_cpu_since, transfer_request
 from pocketbank.api.app import create_app
 
 TRANSFERS = int(os.environ.get("BENCH_INPROC_TRANSFERS", "300"))
+READS = int(os.environ.get("BENCH_INPROC_READS", "0"))
+READ_WARM_UP = 200
 COUNT_STATEMENTS = os.environ.get("BENCH_INPROC_STATEMENTS", "") not in ("", "0")
 WARM_UP = 40
 PER_CUSTOMER = 25  # under the 30 step-up checks per customer and hour the server allows
@@ -96,6 +101,9 @@ def count_statements() -> collections.Counter[str]:
 
 def main() -> None:
     use_bench_data_key()
+    if READS:
+        main_reads()
+        return
     customers = -(-(TRANSFERS + WARM_UP) // PER_CUSTOMER)
     with database("postgres") as url:
         people = setup.prepare(url, customers=customers, per_customer=PER_CUSTOMER, threads=4, log=setup_log)
@@ -107,6 +115,31 @@ def main() -> None:
             asyncio.run(measure(calls))
         finally:
             container.close()
+
+
+def main_reads() -> None:
+    with database("postgres") as url:
+        people = setup.prepare(url, customers=8, per_customer=1, threads=4, log=setup_log)
+        container = setup.open_container(url)
+        try:
+            app = create_app(container)
+            reads = [asgi_call(app, get_request(80, f"/v1/accounts/{p.account}", p.token)) for p in people]
+            asyncio.run(measure_reads(reads))
+        finally:
+            container.close()
+
+
+async def measure_reads(reads: list[Callable[[], Any]]) -> None:
+    for i in range(READ_WARM_UP):
+        assert await reads[i % len(reads)]() == 200
+    pg_before = postgres_cpu()
+    cpu0 = time.process_time()
+    for i in range(READS):
+        status = await reads[i % len(reads)]()
+        assert status == 200, status
+    cpu, pg = time.process_time() - cpu0, postgres_cpu_since(pg_before)
+    per_read = f"{cpu * 1e3 / READS:.3f} ms CPU here, {pg * 1e3 / READS:.3f} ms in PostgreSQL"
+    print(f"{READS} account reads one at a time: {per_read} per read")
 
 
 async def measure(calls: list[Callable[[], Any]]) -> None:
