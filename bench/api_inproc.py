@@ -24,7 +24,8 @@ import collections
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -102,29 +103,23 @@ def count_statements() -> collections.Counter[str]:
 def main() -> None:
     use_bench_data_key()
     if READS:
-        main_reads()
-        return
-    customers = -(-(TRANSFERS + WARM_UP) // PER_CUSTOMER)
-    with database("postgres") as url:
-        people = setup.prepare(url, customers=customers, per_customer=PER_CUSTOMER, threads=4, log=setup_log)
-        container = setup.open_container(url)
-        try:
-            app = create_app(container)
-            requests = [transfer_request(80, p.token, body) for p in people for body in p.bodies]
-            calls = [asgi_call(app, raw) for raw in requests[: WARM_UP + TRANSFERS]]
-            asyncio.run(measure(calls))
-        finally:
-            container.close()
-
-
-def main_reads() -> None:
-    with database("postgres") as url:
-        people = setup.prepare(url, customers=8, per_customer=1, threads=4, log=setup_log)
-        container = setup.open_container(url)
-        try:
-            app = create_app(container)
+        with app_for(customers=8, per_customer=1) as (people, app):  # reads spend nothing: eight customers in turn
             reads = [asgi_call(app, get_request(80, f"/v1/accounts/{p.account}", p.token)) for p in people]
             asyncio.run(measure_reads(reads))
+        return
+    with app_for(customers=-(-(TRANSFERS + WARM_UP) // PER_CUSTOMER), per_customer=PER_CUSTOMER) as (people, app):
+        requests = [transfer_request(80, p.token, body) for p in people for body in p.bodies]
+        asyncio.run(measure([asgi_call(app, raw) for raw in requests[: WARM_UP + TRANSFERS]]))
+
+
+@contextmanager
+def app_for(customers: int, per_customer: int) -> Iterator[tuple[list[setup.Customer], Any]]:
+    """The set-up customers and the ASGI app over them, in a fresh PostgreSQL schema dropped at the end."""
+    with database("postgres") as url:
+        people = setup.prepare(url, customers=customers, per_customer=per_customer, threads=4, log=setup_log)
+        container = setup.open_container(url)
+        try:
+            yield people, create_app(container)
         finally:
             container.close()
 

@@ -83,13 +83,28 @@ def request_connection(engine: Engine) -> Iterator[None]:
 
 
 def _borrow(engine: Engine) -> _Pin | None:
+    """This thread's request connection when it is free for a block, checked out at the first use; else None."""
     pin: _Pin | None = getattr(_PINS, "pin", None)
     if pin is None or pin.engine is not engine or pin.lent:
         return None
     if pin.conn is None:
         pin.conn = engine.connect()
-    pin.lent = True
     return pin
+
+
+@contextmanager
+def _lend(pin: _Pin, *, autocommit: bool) -> Iterator[Connection]:
+    """Lend the request's connection to one block, the driver in the mode the block needs."""
+    conn = pin.conn
+    assert conn is not None
+    pin.lent = True
+    try:
+        driver = _driver(conn)
+        if driver.autocommit != autocommit:
+            driver.autocommit = autocommit
+        yield conn
+    finally:
+        pin.lent = False
 
 
 def _driver(conn: Connection) -> Any:
@@ -120,18 +135,14 @@ def read_connection(engine: Engine) -> Iterator[Connection]:
     """
     pin = _borrow(engine)
     if pin is not None:
-        assert pin.conn is not None
-        try:
-            driver = _driver(pin.conn)
-            if not driver.autocommit:
-                driver.autocommit = True
-            yield pin.conn
-        finally:
-            pin.lent = False
-            # SQLAlchemy's own statements mark the connection as in a transaction even in autocommit; end that
-            # (nothing goes to the server) so that the next unit of work can begin on it.
-            if pin.conn.in_transaction():
-                pin.conn.rollback()
+        with _lend(pin, autocommit=True) as lent:
+            try:
+                yield lent
+            finally:
+                # SQLAlchemy's own statements mark the connection as in a transaction even in autocommit; end that
+                # (nothing goes to the server) so that the next unit of work can begin on it.
+                if lent.in_transaction():
+                    lent.rollback()
         return
     if engine.dialect.name != "postgresql":
         with engine.connect() as conn:
@@ -154,15 +165,8 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
         with engine.begin() as conn:
             yield conn
         return
-    assert pin.conn is not None
-    try:
-        driver = _driver(pin.conn)
-        if driver.autocommit:
-            driver.autocommit = False
-        with pin.conn.begin():
-            yield pin.conn
-    finally:
-        pin.lent = False
+    with _lend(pin, autocommit=False) as lent, lent.begin():
+        yield lent
 
 
 @contextmanager
