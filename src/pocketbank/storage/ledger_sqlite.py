@@ -123,6 +123,11 @@ class SqliteLedgerStore(LedgerStoreBase):
         self._cache_version = -1
         self._fresh: dict[int, AccountState] = {}  # states read by the transaction in progress
         self._unfolded: int | None = None  # transfers newer than the last fold, None = ask the database
+        # No id above this one is in ledger_transfers or ledger_failed (None = ask the database). A batch whose ids
+        # are all higher needs no look-up: with increasing ids, as TigerBeetle advises clients to use, that is
+        # every batch. It may be too high (safe: only a look-up more), never too low. ``_top`` is the batch's.
+        self._highest: int | None = None
+        self._top = 0
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
 
@@ -154,11 +159,14 @@ class SqliteLedgerStore(LedgerStoreBase):
                 cur = conn.cursor()
                 cur.execute("BEGIN IMMEDIATE")
                 self._fresh = {}
+                self._top = 0
                 try:
                     self._check_cache(cur)
                     result = work(cur)
                     cur.execute("COMMIT")
                     self._remember(self._fresh)
+                    if self._highest is not None and self._top > self._highest:
+                        self._highest = self._top
                     return result
                 except (sqlite3.IntegrityError, SnapshotChanged):
                     # Another process inserted one of our new ids between our read and our write; run the batch
@@ -192,6 +200,7 @@ class SqliteLedgerStore(LedgerStoreBase):
     def _forget(self) -> None:
         self._cache.clear()
         self._unfolded = None
+        self._highest = None
 
     def _remember(self, states: dict[int, AccountState]) -> None:
         if len(self._cache) + len(states) > CACHE_LIMIT:
@@ -235,6 +244,22 @@ class SqliteLedgerStore(LedgerStoreBase):
                 state = AccountState(int.from_bytes(r[0], "big"), r[1], r[2], r[3], r[4], r[5], r[6])
                 out[state.id] = fresh[state.id] = state
         return out
+
+    def _locked_reads(
+        self, cur: Cursor, account_ids: list[int], lookup: list[int]
+    ) -> tuple[dict[int, AccountState], list[Transfer], dict[int, str]]:
+        """As the base class does, without the look-up when every id is above the highest stored one (the write
+        lock is held, and another process's commit resets ``_highest``: see ``_check_cache``)."""
+        if not lookup:
+            return super()._locked_reads(cur, account_ids, lookup)
+        self._top = max(lookup)  # every id this batch can write: its events' ids (the rest are in the look-up too)
+        highest = self._highest
+        if highest is None:
+            cur.execute("SELECT (SELECT max(id) FROM ledger_transfers), (SELECT max(id) FROM ledger_failed)")
+            highest = self._highest = max((int.from_bytes(b, "big") for b in cur.fetchone() if b), default=0)
+        if min(lookup) > highest:
+            return self._lock_accounts(cur, account_ids), [], {}
+        return super()._locked_reads(cur, account_ids, lookup)
 
     def _lookup_statement(self, ids: list[int]) -> tuple[str, Any]:
         return _lookup_sql(len(ids)), [id_bytes(i) for i in ids]
