@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from pocketbank.domain.ledger import Account, AccountFlags, CreateTransferResult, Transfer
+from pocketbank.domain.ledger.model import U128_MAX
 from pocketbank.storage.engine import open_ledger_store
+from pocketbank.storage.ledger_codec import sorted_valid_ids
 from pocketbank.storage.ledger_sqlite import SqliteLedgerStore
 
 R = CreateTransferResult
@@ -109,3 +111,9 @@ def test_a_rolled_back_batch_leaves_nothing_to_skip_wrongly(store: SqliteLedgerS
     assert submit(store, pay(75), pay(80)) == [R.OK, R.OK]  # 80 was never stored
     assert submit(store, pay(80), pay(90)) == [R.EXISTS, R.OK]
     assert credited(store) == 40
+
+
+def test_ids_a_row_cannot_have_are_trimmed_from_both_ends() -> None:
+    assert sorted_valid_ids({U128_MAX, 5, 0, -3, 2**130, 1, U128_MAX - 1}) == [1, 5, U128_MAX - 1]
+    assert sorted_valid_ids({0, U128_MAX}) == []
+    assert sorted_valid_ids(set()) == []

@@ -28,7 +28,6 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from pocketbank.domain.ledger import (
-    U128_MAX,
     Account,
     AccountBalance,
     AccountState,
@@ -51,6 +50,7 @@ from pocketbank.storage.ledger_codec import (
     account_row,
     history_from_row,
     id_bytes,
+    sorted_valid_ids,
     split_lookup_rows,
     transfer_from_row,
     valid_id,
@@ -165,9 +165,8 @@ class LedgerStoreBase(ABC):
         # Everything else is read under the accounts' locks. A concurrent copy of the same transfer takes the same
         # locks, so by then it has committed and is seen here as existing (read before the locks, it was invisible
         # and the copy was judged afresh: a payment could be answered "declined" although it had been applied).
-        # (``valid_id`` inlined: a thousand calls per batch; an IN list needs no particular order.)
-        lookup = [i for i in ids | pending_ids if 0 < i < U128_MAX]
-        accounts, found, failed = self._locked_reads(cur, sorted(i for i in account_ids if 0 < i < U128_MAX), lookup)
+        lookup = sorted_valid_ids(ids | pending_ids)
+        accounts, found, failed = self._locked_reads(cur, sorted_valid_ids(account_ids), lookup)
         transfers = {t.id: t for t in found}
         referenced = [
             transfers[p] for p in pending_ids if p in transfers and transfers[p].flags & TransferFlags.PENDING
@@ -181,7 +180,8 @@ class LedgerStoreBase(ABC):
     def _locked_reads(
         self, cur: Cursor, account_ids: list[int], lookup: list[int]
     ) -> tuple[dict[int, AccountState], list[Transfer], dict[int, str]]:
-        """Lock the accounts (ascending ids), then read which of the ids in ``lookup`` exist or failed before.
+        """Lock the accounts (ascending ids), then read which of the ids in ``lookup`` (ascending too) exist or failed
+        before.
 
         In this order on purpose: the reads must come after the locks. An engine that can send both statements in
         one round trip (PostgreSQL's pipeline) overrides this.
