@@ -10,8 +10,8 @@ Environment:
 - ``BENCH_API_WORKERS`` (default 2): uvicorn worker processes;
 - ``BENCH_API_SECONDS`` (default 15): length of each measured phase;
 - ``BENCH_API_CLIENTS`` (default 32): concurrent connections;
-- ``BENCH_API_MAX_TRANSFERS`` (default 500 per second of the phase on PostgreSQL, 100 on SQLite): transfers
-  prepared, the phase's count bound. Each needs its own challenge, made in the setup at ~150/s (PostgreSQL) or
+- ``BENCH_API_MAX_TRANSFERS`` (default 800 per second of the phase on PostgreSQL, 100 on SQLite): transfers
+  prepared, the phase's count bound. Each needs its own challenge, made in the setup at 150-1,300/s (PostgreSQL) or
   ~60/s (SQLite) on a small machine, and a challenge lives 5 minutes, so the setup stops making them after 150 s.
   A run whose clients run out says so on stderr: to measure near the 1,500/s target, set 1,500 x the seconds;
 - ``BENCH_API_ROUND_ROBIN=1``: each client cycles through its customers (default: one customer at a time);
@@ -66,7 +66,7 @@ PER_CUSTOMER = 20  # transfers per customer: under the 30 step-up checks per cus
 SECONDS = float(os.environ.get("BENCH_API_SECONDS", "15"))
 WORKERS = int(os.environ.get("BENCH_API_WORKERS", "2"))
 CLIENTS = int(os.environ.get("BENCH_API_CLIENTS", "32"))
-PREPARED_PER_SECOND = {"postgres": 500, "sqlite": 100}  # default transfers prepared per second of the phase
+PREPARED_PER_SECOND = {"postgres": 800, "sqlite": 100}  # default transfers prepared per second of the phase
 ROUND_ROBIN = os.environ.get("BENCH_API_ROUND_ROBIN", "") not in ("", "0")
 SETUP_THREADS = 8
 WARM_UP_PER_CLIENT = 2  # untimed transfers per client before the transfer phase (see ``main``)
