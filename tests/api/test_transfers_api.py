@@ -185,6 +185,35 @@ def test_same_key_same_body_replays(client: TestClient, container: Container, pa
     ledger_ok(container)
 
 
+def test_a_crash_between_the_ledger_and_the_outcome_is_resumed_by_the_retry(
+    client: TestClient, container: Container, pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chain applied, then the server died before it wrote the outcome: the record stays ``processing`` with its
+    chain, and the retry resubmits that chain exactly (the ledger answers ``exists``), so the transfer is posted
+    once, shows in both statements, and is not reported as refused."""
+    a = pair.a
+    records = container.transfers.effects.records
+    write_outcome = records.set_status
+
+    def die(*args: object, **kwargs: object) -> bool:
+        raise RuntimeError("the server died before it wrote the outcome")
+
+    monkeypatch.setattr(records, "set_status", die)
+    proof = step_up(client, container, a, 900, pair.payee)
+    body = transfer_body(a, 900, payee_id=pair.payee, proof=proof)
+    assert post_transfer(client, a, body, key="pay-crash").status_code == 500
+    assert balance(client, pair.b) == 900  # the ledger applied it
+    monkeypatch.setattr(records, "set_status", write_outcome)
+    again = post_transfer(client, a, body, key="pay-crash")  # the proof was spent: the record is found first
+    assert again.status_code == 201, again.text
+    assert again.json()["status"] == "posted"
+    assert balance(client, a) == yuan(20_000) - 900 and balance(client, pair.b) == 900
+    for who in (a, pair.b):  # each statement shows the payment once, as this transfer's
+        entries = [e for e in statement(client, who).json()["data"] if e["transfer"] == again.json()["id"]]
+        assert [(e["type"], e["amount"]) for e in entries] == [("intra_bank", 900)]
+    ledger_ok(container)
+
+
 def test_same_key_different_body_is_422(client: TestClient, container: Container, pair: Pair) -> None:
     a = pair.a
     assert transfer(client, container, a, 700, payee_id=pair.payee, key="pay-2").status_code == 201

@@ -33,7 +33,13 @@ _RECORD_STATUS = FastStatement(
     .values(status=bindparam("new_status"), reason=bindparam("new_reason"))
 )
 
-_LEG_FIELDS = ("id", "debit_account_id", "credit_account_id", "amount", "ledger", "code", "flags", "pending_id")
+# Every field a client sets: a resumed chain must be the chain the ledger saw, field for field, or the ledger answers
+# ``exists_with_different_*`` for a leg it applied. The first eight are all that rows written before 2026-11-28 hold.
+_LEG_FIELDS = (
+    "id", "debit_account_id", "credit_account_id", "amount", "ledger", "code", "flags", "pending_id",
+    "timeout", "user_data_128", "user_data_64", "user_data_32",
+)  # fmt: skip
+_OLD_LEG_FIELDS = 8
 
 
 def legs_to_json(legs: Sequence[ChainLeg]) -> str:
@@ -41,11 +47,16 @@ def legs_to_json(legs: Sequence[ChainLeg]) -> str:
     return json.dumps([[leg.role, *(str(getattr(leg.transfer, f)) for f in _LEG_FIELDS)] for leg in legs])
 
 
-def legs_from_json(text: str) -> tuple[ChainLeg, ...]:
-    return tuple(
-        ChainLeg(row[0], Transfer(**{f: int(v) for f, v in zip(_LEG_FIELDS, row[1:], strict=True)}))
-        for row in json.loads(text)
-    )
+def legs_from_json(text: str, transfer_id: int) -> tuple[ChainLeg, ...]:
+    """The recorded chain. An older row lacks the last four fields: its legs were sent with the transfer's id in
+    ``user_data_128`` (``domain.transfers.payment_chain``) and zero in the others, so they are read back that way."""
+    legs = []
+    for row in json.loads(text):
+        values = {f: int(v) for f, v in zip(_LEG_FIELDS, row[1:], strict=False)}
+        if len(row) - 1 == _OLD_LEG_FIELDS:
+            values["user_data_128"] = transfer_id
+        legs.append(ChainLeg(row[0], Transfer(**values)))
+    return tuple(legs)
 
 
 class SqlDepositAccountStore:
@@ -164,7 +175,7 @@ class SqlTransferRecordStore:
             payee_id=r.payee_id,
             memo=r.memo,
             reason=r.reason,
-            legs=legs_from_json(r.legs),
+            legs=legs_from_json(r.legs, r.id),
         )
 
     def insert(self, tx: Connection, t: TransferRecord) -> bool:
