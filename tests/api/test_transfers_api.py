@@ -3,6 +3,7 @@ arrival, cancel; and ``/v1/accounts/{id}/transactions`` (filters and pagination)
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import pytest
@@ -182,6 +183,36 @@ def test_same_key_same_body_replays(client: TestClient, container: Container, pa
     assert again.json() == first.json()
     assert balance(client, a) == yuan(20_000) - 700 and balance(client, pair.b) == 700
     assert len(statement(client, pair.b).json()["data"]) == 1
+    ledger_ok(container)
+
+
+def test_the_chain_has_new_time_ordered_ledger_ids_that_a_retry_reuses(
+    client: TestClient, container: Container, pair: Pair
+) -> None:
+    """The legs' ledger ids are new ids that start with the millisecond they were made in (so the ledger appends
+    them), recorded with the transfer; a retry whose response was lost resubmits exactly those, and the ledger
+    holds each once."""
+    from pocketbank.domain.ids import IdKind, parse_id
+
+    a = pair.a
+    before_ms = time.time_ns() // 1_000_000
+    first = transfer(client, container, a, 700, payee_id=pair.payee, key="pay-legs")
+    after_ms = time.time_ns() // 1_000_000
+    assert first.status_code == 201, first.text
+    record = container.transfers.records.get(parse_id(IdKind.TRANSFER, first.json()["id"]))
+    assert record is not None and len(record.legs) >= 2  # the payment and at least a daily limit
+    ids = [leg.transfer.id for leg in record.legs]
+    assert len(set(ids)) == len(ids) and record.id not in ids
+    assert all(before_ms <= i >> 80 <= after_ms for i in ids)
+    assert {leg.transfer.user_data_128 for leg in record.legs} == {record.id}
+    # The response is lost and the key's stored answer purged: the retry is the same transfer with the same legs.
+    advance(container, client, 25 * 3600, a, pair.b)
+    assert container.housekeeping.run_once().idempotency_keys >= 1
+    again = transfer(client, container, a, 700, payee_id=pair.payee, key="pay-legs")
+    assert again.status_code == 201 and again.json()["id"] == first.json()["id"]
+    assert container.transfers.records.get(record.id) == record
+    assert sorted(t.id for t in container.ledger.lookup_transfers(ids)) == sorted(ids)
+    assert balance(client, pair.b) == 700
     ledger_ok(container)
 
 

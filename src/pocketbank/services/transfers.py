@@ -9,10 +9,12 @@ Creating a transfer, in order:
 2. accounts, payee and amount are checked; the step-up proof must match this amount and payee exactly;
 3. the fee comes from the fee schedule for the channel; per-transaction and cooling-off caps are checked, in the
    transfer's currency (its own limit schedule; a currency without one is refused, never left unlimited);
-4. one linked chain goes to the ledger: payment, fee, and one leg per period limit (on the currency's limit ledger);
-5. the transfer record, its audit record and its event are written in one unit of work.
+4. the transfer is recorded as ``processing`` with its chain (new ledger ids, ``domain.transfers``), then the chain
+   goes to the ledger: payment, fee, and one leg per period limit (on the currency's limit ledger);
+5. the outcome, its audit record and its event are written in one unit of work.
 
-If the process dies between 4 and 5, the retry finds the payment in the ledger at step 1 and writes the record.
+If the process dies after the record is written, the retry finds it at step 1 and resubmits the recorded chain:
+the ledger answers ``exists`` for whatever it had applied (``services.transfer_effects``).
 """
 
 from __future__ import annotations
@@ -298,6 +300,7 @@ class TransferService:
         scheduled = quote.scheduled_for is not None
         legs = payment_chain(
             transfer_id,
+            iter(self.d.ids.new, None),  # the generator never answers None: as many new ids as the chain takes
             from_account=r.source.id,
             to_account=r.target.id,
             amount=draft.amount,
