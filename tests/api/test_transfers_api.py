@@ -589,6 +589,32 @@ def test_delayed_transfer_cancel(client: TestClient, container: Container, pair:
     assert container.audit.verify() == []
 
 
+def test_a_cancel_that_died_after_the_void_is_finished_by_the_scheduler(
+    client: TestClient, container: Container, pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = pair.a, pair.b
+    t = transfer(client, container, a, yuan(1_000), payee_id=pair.payee, arrival="delayed").json()
+    records = container.transfers.effects.records
+    write_status = records.set_status
+
+    def die(*args: object, **kwargs: object) -> bool:
+        raise RuntimeError("the server died before it wrote the cancellation")
+
+    monkeypatch.setattr(records, "set_status", die)
+    assert client.post(f"/v1/transfers/{t['id']}/cancel", headers=a.headers).status_code == 500
+    monkeypatch.setattr(records, "set_status", write_status)
+    assert account(client, a)["available"] == yuan(20_000)  # the holds were voided
+    assert client.get(f"/v1/transfers/{t['id']}", headers=a.headers).json()["status"] == "scheduled"
+    advance(container, client, 3 * HOUR, a, b)
+    assert container.transfers.post_due() == 0  # nothing posted, and the record no longer waits to be
+    assert client.get(f"/v1/transfers/{t['id']}", headers=a.headers).json()["status"] == "cancelled"
+    assert container.transfers.records.due(container.clock.now_ns()) == []
+    assert client.post(f"/v1/transfers/{t['id']}/cancel", headers=a.headers).json()["status"] == "cancelled"
+    assert (balance(client, a), balance(client, b)) == (yuan(20_000), 0)
+    ledger_ok(container)
+    assert container.audit.verify() == []
+
+
 def _acct_int(public: str) -> int:
     from pocketbank.domain.ids import IdKind, parse_id
 

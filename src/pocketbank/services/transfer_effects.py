@@ -219,9 +219,18 @@ class TransferEffects:
         for record in self.records.due(now, limit):
             posts = resolution_chain(record.legs, "post")
             results = [r.value for r in self.ledger.create_transfers([leg.transfer for leg in posts])]
-            if chain_failure(posts, results) is not None:
-                continue  # cancelled in the meantime: the cancel writes its own status
+            failure = chain_failure(posts, results)
             system = system_principal(record)
+            if failure is not None:
+                if failure[1] == "pending_transfer_already_voided":
+                    # The payer's cancel voided the holds. A cancel still running writes its own status; one that
+                    # died before it could would leave the transfer "scheduled" for good, so it is written here
+                    # (whichever writes first, the other finds it cancelled).
+                    self._finish(
+                        system, record, TransferStatus.CANCELLED, "transfer.cancelled",
+                        "cancelled by the payer (finished by the scheduler)", expected=TransferStatus.SCHEDULED,
+                    )  # fmt: skip
+                continue
             self._finish(
                 system, record, TransferStatus.POSTED, "transfer.posted", "", expected=TransferStatus.SCHEDULED
             )
