@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from auth_helpers import SignedUp
@@ -243,6 +244,45 @@ def test_a_crash_between_the_ledger_and_the_outcome_is_resumed_by_the_retry(
         entries = [e for e in statement(client, who).json()["data"] if e["transfer"] == again.json()["id"]]
         assert [(e["type"], e["amount"]) for e in entries] == [("intra_bank", 900)]
     ledger_ok(container)
+
+
+@pytest.mark.parametrize("dies", ["after the ledger", "before the ledger"])
+def test_a_transfer_whose_request_died_and_was_never_retried_is_finished_by_the_scheduler(
+    client: TestClient, container: Container, pair: Pair, monkeypatch: pytest.MonkeyPatch, dies: str
+) -> None:
+    """The record stays ``processing`` until the scheduler resubmits its chain: the money moves exactly once, and
+    the transfer gets its outcome, its audit record and its event, as if the request had finished."""
+    a = pair.a
+    effects = container.transfers.effects
+    write_outcome, send = effects.records.set_status, effects.ledger.create_transfers
+
+    def die(*args: object, **kwargs: object) -> object:
+        raise RuntimeError(f"the server died {dies}")
+
+    def die_on_the_chain(transfers: list[Any]) -> object:  # the limit allowances are funded before: let them be
+        return die() if any(t.user_data_128 for t in transfers) else send(transfers)
+
+    monkeypatch.setattr(effects.records, "set_status", die)
+    if dies == "before the ledger":
+        monkeypatch.setattr(effects.ledger, "create_transfers", die_on_the_chain)
+    assert transfer(client, container, a, 900, payee_id=pair.payee).status_code == 500
+    monkeypatch.setattr(effects.records, "set_status", write_outcome)
+    monkeypatch.setattr(effects.ledger, "create_transfers", send)
+    assert balance(client, pair.b) == (900 if dies == "after the ledger" else 0)
+    assert container.transfers.resume_stalled() == 0  # a request may still be running: not yet
+    advance(container, client, 3 * 60, a, pair.b)
+    assert container.transfers.resume_stalled() == 1
+    assert container.transfers.resume_stalled() == 0
+    (entry,) = [e for e in statement(client, a).json()["data"] if e["type"] == "intra_bank"]
+    record = client.get(f"/v1/transfers/{entry['transfer']}", headers=a.headers).json()
+    assert (record["status"], record["amount"]) == ("posted", 900)
+    assert balance(client, a) == yuan(20_000) - 900 and balance(client, pair.b) == 900
+    created = [e for e in container.audit.entries() if e.record.action == "transfer.created"]
+    assert [e.record.subject for e in created] == [record["id"]]
+    events = [e for e in container.outbox.undispatched() if e.type == "transfer.created"]
+    assert len(events) == 1
+    ledger_ok(container)
+    assert container.audit.verify() == []
 
 
 def test_same_key_different_body_is_422(client: TestClient, container: Container, pair: Pair) -> None:

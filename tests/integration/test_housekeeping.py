@@ -127,6 +127,9 @@ class _Idle:
     def post_due(self) -> int:
         return 0
 
+    def resume_stalled(self) -> int:
+        return 0
+
     def expire_pending(self) -> int:
         return 0
 

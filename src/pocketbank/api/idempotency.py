@@ -3,8 +3,9 @@
 The key is scoped to the caller. The first request claims it with a fingerprint of the method, path and body; its
 response (success or business refusal) is stored and replayed to every retry with ``Idempotent-Replayed: true``.
 A different body with the same key is 422; a retry while the first is still running is 409. If the first request
-fails unexpectedly the claim is released, and a retry runs it again: safe, because the ledger transfer ids are
-derived from the key, so the ledger itself answers ``exists`` rather than moving money twice.
+fails unexpectedly the claim is released, and a retry runs it again: safe, because the transfer's id is derived
+from the key and its ledger chain is recorded with it, so the retry resubmits that chain and the ledger itself
+answers ``exists`` rather than moving money twice.
 
 An operation that can store its response in its own last unit of work does so through the ``Completion`` it is
 handed (Stripe's "atomic phases"): the response is then stored exactly when the outcome commits. Otherwise, or when

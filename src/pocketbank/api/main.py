@@ -39,8 +39,9 @@ def run_jobs(container: Container, stop: threading.Event, interval: float = JOB_
         try:
             posted = container.transfers.post_due()
             expired = container.ledger.expire_pending()
-            if posted or expired:
-                log.info("jobs", transfers_posted=posted, pending_expired=expired)
+            resumed = container.transfers.resume_stalled()
+            if posted or expired or resumed:
+                log.info("jobs", transfers_posted=posted, pending_expired=expired, transfers_resumed=resumed)
             ticks += 1
             if ticks % HOUSEKEEPING_EVERY == 1:  # the first tick too: a restarted worker catches up at once
                 done = container.housekeeping.run_once()

@@ -4,8 +4,8 @@ Two tables would only ever grow:
 
 - **Idempotency keys.** A key protects its request against retries for ``idempotency`` (24 hours by default, as
   Stripe does); after that, a request with the same key is judged afresh. Money still cannot move twice: a
-  transfer's ledger ids are derived from the customer and the key, so a late retry of the same transfer finds the
-  one it made, and a different payment under a reused key is refused (``services.transfers``).
+  transfer's id is derived from the customer and the key, so a late retry of the same transfer finds the one it
+  made, and a different payment under a reused key is refused (``services.transfers``).
 - **The outbox.** An event is kept for ``outbox`` (7 days by default) after the relay has published it, to
   investigate or replay from the database. An event not yet published is never deleted, however old: it is the only
   copy (a bank that runs without a broker keeps its events until one is configured).

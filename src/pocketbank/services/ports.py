@@ -86,8 +86,8 @@ class IdempotencyStore(Protocol):
         ...
 
     def release(self, principal: str, key: str) -> None:
-        """Forget a claim whose request failed unexpectedly, so a retry runs it again (money moves by ledger ids
-        derived from the key, so running again can never move it twice)."""
+        """Forget a claim whose request failed unexpectedly, so a retry runs it again (the transfer's id is derived
+        from the key and its ledger chain recorded with it, so running again can never move money twice)."""
         ...
 
     def purge(self, older_than: int, limit: int) -> int:

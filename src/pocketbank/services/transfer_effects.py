@@ -8,6 +8,7 @@ chain's ids are fixed, so resubmitting it after a crash can only answer ``exists
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import replace
 from typing import Protocol
 
@@ -50,6 +51,10 @@ class TransferRecordStore(Protocol):
     ) -> bool: ...
 
     def due(self, now: int, limit: int = 500) -> list[TransferRecord]: ...
+
+    def stalled(self, before: int, limit: int = 100) -> list[TransferRecord]:
+        """Records still ``processing`` that were created at or before ``before`` (ns), oldest first."""
+        ...
 
     def get_many(self, ids: list[int]) -> dict[int, TransferRecord]: ...
 
@@ -213,6 +218,23 @@ class TransferEffects:
                 raise InsufficientFunds("the payee's account no longer holds the amount", param="transfer_id")
             raise error_for(role, code)
         raise TransferNotReversible("too many refused attempts to reverse this transfer")
+
+    def resume_stalled(self, before: int, limit: int) -> int:
+        """Finish the transfers whose request died between recording them and writing their outcome, and that no
+        retry has finished since: resubmit the recorded chain (the ledger answers ``exists`` for what it applied)
+        and write the outcome, its audit record and its event. Returns how many were finished.
+
+        Resubmitting is the only safe ending: a chain that may still be on its way to the ledger cannot be declared
+        failed, and the ledger's ids make a second submission harmless. A retry running at the same time ends the
+        same way; whichever writes the outcome first writes the audit record and the event.
+        """
+        finished = 0
+        for record in self.records.stalled(before, limit):
+            # A chain the ledger refuses raises: submit has recorded the transfer as failed, with its reason.
+            with suppress(PocketBankError):
+                self.submit(system_principal(record), record)
+            finished += 1
+        return finished
 
     def post_due(self, now: int, limit: int) -> int:
         posted = 0

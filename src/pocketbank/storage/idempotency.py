@@ -2,7 +2,7 @@
 
 A claim commits before the request runs, so a concurrent retry with the same key finds it and gets 409 instead of
 running the request a second time. The lease covers a crashed server: once it runs out, a retry may claim the key
-again (safe, because money moves by ledger ids derived from the key).
+again (safe: the transfer's id is derived from the key, and a retry resubmits its recorded ledger chain).
 """
 
 from __future__ import annotations

@@ -226,6 +226,17 @@ class SqlTransferRecordStore:
         )
         return changed == 1
 
+    def stalled(self, before: int, limit: int = 100) -> list[TransferRecord]:
+        # The (status, scheduled_for) index's prefix finds the few processing records without reading the others.
+        q = (
+            select(tr)
+            .where((tr.c.status == TransferStatus.PROCESSING.value) & (tr.c.created_at <= before))
+            .order_by(tr.c.created_at)
+            .limit(limit)
+        )
+        with read_connection(self.engine) as conn:
+            return [self._row(r) for r in conn.execute(q)]
+
     def due(self, now: int, limit: int = 500) -> list[TransferRecord]:
         q = (
             select(tr)
