@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, bindparam, insert, or_, select, update
 
 from pocketbank.domain.accounts import AccountStatus, DepositAccount
 from pocketbank.domain.ledger import Transfer
@@ -228,21 +228,13 @@ class SqlTransferRecordStore:
 
     def stalled(self, before: int, limit: int = 100) -> list[TransferRecord]:
         # The (status, scheduled_for) index's prefix finds the few processing records without reading the others.
-        q = (
-            select(tr)
-            .where((tr.c.status == TransferStatus.PROCESSING.value) & (tr.c.created_at <= before))
-            .order_by(tr.c.created_at)
-            .limit(limit)
-        )
-        with read_connection(self.engine) as conn:
-            return [self._row(r) for r in conn.execute(q)]
+        processing = (tr.c.status == TransferStatus.PROCESSING.value) & (tr.c.created_at <= before)
+        return self._oldest(processing, tr.c.created_at, limit)
 
     def due(self, now: int, limit: int = 500) -> list[TransferRecord]:
-        q = (
-            select(tr)
-            .where((tr.c.status == TransferStatus.SCHEDULED.value) & (tr.c.scheduled_for <= now))
-            .order_by(tr.c.scheduled_for)
-            .limit(limit)
-        )
+        due = (tr.c.status == TransferStatus.SCHEDULED.value) & (tr.c.scheduled_for <= now)
+        return self._oldest(due, tr.c.scheduled_for, limit)
+
+    def _oldest(self, where: ColumnElement[bool], by: ColumnElement[Any], limit: int) -> list[TransferRecord]:
         with read_connection(self.engine) as conn:
-            return [self._row(r) for r in conn.execute(q)]
+            return [self._row(r) for r in conn.execute(select(tr).where(where).order_by(by).limit(limit))]
