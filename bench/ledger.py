@@ -9,6 +9,9 @@ Environment:
 - ``BENCH_SECONDS`` (default 10): how long each phase runs (a phase also stops at ``BENCH_MAX_TRANSFERS``);
 - ``BENCH_ENGINES`` (default ``sqlite,postgres``): which engines to run;
 - ``BENCH_RSS_ACCOUNTS`` (default 1,000,000; 0 skips): accounts for the peak-RSS phase, run in a subprocess;
+- ``BENCH_IDS`` (default ``sequential``): the transfers' ids, ``sequential`` (each one more than the last), ``time``
+  (``integrations.ids.new_id``: the millisecond, then 80 random bits; what the API gives a transfer's legs) or
+  ``random`` (128-bit hashes, as derived ids are); the raw baseline gets the same ids;
 - ``POCKETBANK_BENCH_PG_URL`` / ``POCKETBANK_TEST_PG_URL``: the PostgreSQL server (default
   ``postgresql://postgres@127.0.0.1:5432/test``; skipped with a message when unreachable).
 
@@ -51,6 +54,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from pocketbank.domain.ledger import Account, AccountFlags, CreateTransferResult, Transfer
 from pocketbank.integrations.clock import SystemClock
+from pocketbank.integrations.ids import new_id
 from pocketbank.services.ledger import LedgerService
 from pocketbank.storage.engine import open_ledger_store
 from pocketbank.storage.ledger_sqlite import PRAGMAS
@@ -71,6 +75,7 @@ OK = CreateTransferResult.OK
 SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
 MAX_TRANSFERS = int(os.environ.get("BENCH_MAX_TRANSFERS", "2000000"))
 RSS_ACCOUNTS = int(os.environ.get("BENCH_RSS_ACCOUNTS", "1000000"))
+IDS = os.environ.get("BENCH_IDS", "sequential")
 PAIRED_SLICES = 10
 
 
@@ -90,12 +95,24 @@ def chunks(n: int, size: int) -> Iterator[range]:
 # -- the workload ------------------------------------------------------------------------------------------
 
 
+def transfer_ids(scheme: str) -> Iterator[int]:
+    """An endless supply of transfer ids (``BENCH_IDS``); next() on each is atomic under the GIL."""
+    if scheme == "sequential":
+        return itertools.count(10**9)
+    if scheme == "time":
+        return iter(new_id, None)
+    if scheme == "random":
+        rng = random.Random(7)
+        return iter(lambda: rng.getrandbits(127) + 1, None)
+    raise SystemExit(f"BENCH_IDS={scheme!r}: use sequential, time or random")
+
+
 class Workload:
     """Customer accounts funded from a bank account; transfers between random pairs with fresh ids."""
 
     def __init__(self, accounts: int, seed: int = 42) -> None:
         self.customers = list(range(FIRST_CUSTOMER, FIRST_CUSTOMER + accounts))
-        self._ids = itertools.count(10**9)  # next() on itertools.count is atomic under the GIL
+        self._ids = transfer_ids(IDS)
         self._rng = random.Random(seed)
         self._rng_lock = threading.Lock()
 
@@ -541,6 +558,7 @@ def bench_engine(engine: str, area: Callable[[str], str], admin_url: str | None)
 
     log(f"{engine}: done, load average {os.getloadavg()}")
     out["accounts"] = ACCOUNTS
+    out["ids"] = IDS
     if failed:
         out["failed"] = failed
     out["seconds"] = {k: round(v, 2) for k, v in seconds.items()}
