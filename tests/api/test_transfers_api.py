@@ -4,7 +4,8 @@ arrival, cancel; and ``/v1/accounts/{id}/transactions`` (filters and pagination)
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -187,6 +188,24 @@ def test_same_key_same_body_replays(client: TestClient, container: Container, pa
     ledger_ok(container)
 
 
+def _purge_keys(container: Container, client: TestClient, pair: Pair) -> None:
+    advance(container, client, 25 * 3600, pair.a, pair.b)  # past the 24 hours a key replays its response
+    assert container.housekeeping.run_once().idempotency_keys >= 1
+
+
+@contextmanager
+def _server_dies_writing_a_status(container: Container, why: str) -> Iterator[pytest.MonkeyPatch]:
+    """Within the block the server dies when it writes a transfer's status (an outcome, a cancellation): what came
+    before has happened. The caller may patch more on the yielded monkeypatch; it all ends with the block."""
+
+    def die(*args: object, **kwargs: object) -> bool:
+        raise RuntimeError(f"the server died {why}")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(container.transfers.effects.records, "set_status", die)
+        yield mp
+
+
 def test_the_chain_has_new_time_ordered_ledger_ids_that_a_retry_reuses(
     client: TestClient, container: Container, pair: Pair
 ) -> None:
@@ -207,8 +226,7 @@ def test_the_chain_has_new_time_ordered_ledger_ids_that_a_retry_reuses(
     assert all(before_ms <= i >> 80 <= after_ms for i in ids)
     assert {leg.transfer.user_data_128 for leg in record.legs} == {record.id}
     # The response is lost and the key's stored answer purged: the retry is the same transfer with the same legs.
-    advance(container, client, 25 * 3600, a, pair.b)
-    assert container.housekeeping.run_once().idempotency_keys >= 1
+    _purge_keys(container, client, pair)
     again = transfer(client, container, a, 700, payee_id=pair.payee, key="pay-legs")
     assert again.status_code == 201 and again.json()["id"] == first.json()["id"]
     assert container.transfers.records.get(record.id) == record
@@ -218,24 +236,17 @@ def test_the_chain_has_new_time_ordered_ledger_ids_that_a_retry_reuses(
 
 
 def test_a_crash_between_the_ledger_and_the_outcome_is_resumed_by_the_retry(
-    client: TestClient, container: Container, pair: Pair, monkeypatch: pytest.MonkeyPatch
+    client: TestClient, container: Container, pair: Pair
 ) -> None:
     """The chain applied, then the server died before it wrote the outcome: the record stays ``processing`` with its
     chain, and the retry resubmits that chain exactly (the ledger answers ``exists``), so the transfer is posted
     once, shows in both statements, and is not reported as refused."""
     a = pair.a
-    records = container.transfers.effects.records
-    write_outcome = records.set_status
-
-    def die(*args: object, **kwargs: object) -> bool:
-        raise RuntimeError("the server died before it wrote the outcome")
-
-    monkeypatch.setattr(records, "set_status", die)
     proof = step_up(client, container, a, 900, pair.payee)
     body = transfer_body(a, 900, payee_id=pair.payee, proof=proof)
-    assert post_transfer(client, a, body, key="pay-crash").status_code == 500
+    with _server_dies_writing_a_status(container, "before it wrote the outcome"):
+        assert post_transfer(client, a, body, key="pay-crash").status_code == 500
     assert balance(client, pair.b) == 900  # the ledger applied it
-    monkeypatch.setattr(records, "set_status", write_outcome)
     again = post_transfer(client, a, body, key="pay-crash")  # the proof was spent: the record is found first
     assert again.status_code == 201, again.text
     assert again.json()["status"] == "posted"
@@ -248,26 +259,23 @@ def test_a_crash_between_the_ledger_and_the_outcome_is_resumed_by_the_retry(
 
 @pytest.mark.parametrize("dies", ["after the ledger", "before the ledger"])
 def test_a_transfer_whose_request_died_and_was_never_retried_is_finished_by_the_scheduler(
-    client: TestClient, container: Container, pair: Pair, monkeypatch: pytest.MonkeyPatch, dies: str
+    client: TestClient, container: Container, pair: Pair, dies: str
 ) -> None:
     """The record stays ``processing`` until the scheduler resubmits its chain: the money moves exactly once, and
     the transfer gets its outcome, its audit record and its event, as if the request had finished."""
     a = pair.a
-    effects = container.transfers.effects
-    write_outcome, send = effects.records.set_status, effects.ledger.create_transfers
-
-    def die(*args: object, **kwargs: object) -> object:
-        raise RuntimeError(f"the server died {dies}")
+    ledger = container.transfers.effects.ledger
+    send = ledger.create_transfers
 
     def die_on_the_chain(transfers: list[Any]) -> object:  # the limit allowances are funded before: let them be
-        return die() if any(t.user_data_128 for t in transfers) else send(transfers)
+        if any(t.user_data_128 for t in transfers):
+            raise RuntimeError("the server died before the ledger")
+        return send(transfers)
 
-    monkeypatch.setattr(effects.records, "set_status", die)
-    if dies == "before the ledger":
-        monkeypatch.setattr(effects.ledger, "create_transfers", die_on_the_chain)
-    assert transfer(client, container, a, 900, payee_id=pair.payee).status_code == 500
-    monkeypatch.setattr(effects.records, "set_status", write_outcome)
-    monkeypatch.setattr(effects.ledger, "create_transfers", send)
+    with _server_dies_writing_a_status(container, dies) as mp:
+        if dies == "before the ledger":
+            mp.setattr(ledger, "create_transfers", die_on_the_chain)
+        assert transfer(client, container, a, 900, payee_id=pair.payee).status_code == 500
     assert balance(client, pair.b) == (900 if dies == "after the ledger" else 0)
     assert container.transfers.resume_stalled() == 0  # a request may still be running: not yet
     advance(container, client, 3 * 60, a, pair.b)
@@ -299,14 +307,9 @@ def test_after_the_key_is_purged_a_retry_finds_its_transfer_and_another_payment_
     client: TestClient, container: Container, pair: Pair
 ) -> None:
     a = pair.a
-
-    def purge_keys() -> None:
-        advance(container, client, 25 * 3600, a, pair.b)  # past the 24 hours a key replays its response
-        assert container.housekeeping.run_once().idempotency_keys >= 1
-
     first = transfer(client, container, a, 700, payee_id=pair.payee, key="pay-old")
     assert first.status_code == 201, first.text
-    purge_keys()
+    _purge_keys(container, client, pair)
     # Nothing replays now; the transfer id derived from the key still finds the transfer: the same payment again
     # is that transfer, not a second one...
     again = transfer(client, container, a, 700, payee_id=pair.payee, key="pay-old")
@@ -316,7 +319,7 @@ def test_after_the_key_is_purged_a_retry_finds_its_transfer_and_another_payment_
     # ...and another payment under the old key is refused, not answered with the old transfer. (The purge comes
     # first each time: with the key's row present, the idempotency layer would refuse the new body itself.)
     for changed in ({"amount": 701}, {"memo": "different"}, {"arrival": "next_day"}):
-        purge_keys()
+        _purge_keys(container, client, pair)
         options = {"amount": 700, "memo": None, "arrival": None} | changed
         r = transfer(
             client, container, a, int(str(options["amount"])), payee_id=pair.payee, key="pay-old",
@@ -630,19 +633,12 @@ def test_delayed_transfer_cancel(client: TestClient, container: Container, pair:
 
 
 def test_a_cancel_that_died_after_the_void_is_finished_by_the_scheduler(
-    client: TestClient, container: Container, pair: Pair, monkeypatch: pytest.MonkeyPatch
+    client: TestClient, container: Container, pair: Pair
 ) -> None:
     a, b = pair.a, pair.b
     t = transfer(client, container, a, yuan(1_000), payee_id=pair.payee, arrival="delayed").json()
-    records = container.transfers.effects.records
-    write_status = records.set_status
-
-    def die(*args: object, **kwargs: object) -> bool:
-        raise RuntimeError("the server died before it wrote the cancellation")
-
-    monkeypatch.setattr(records, "set_status", die)
-    assert client.post(f"/v1/transfers/{t['id']}/cancel", headers=a.headers).status_code == 500
-    monkeypatch.setattr(records, "set_status", write_status)
+    with _server_dies_writing_a_status(container, "before it wrote the cancellation"):
+        assert client.post(f"/v1/transfers/{t['id']}/cancel", headers=a.headers).status_code == 500
     assert account(client, a)["available"] == yuan(20_000)  # the holds were voided
     assert client.get(f"/v1/transfers/{t['id']}", headers=a.headers).json()["status"] == "scheduled"
     advance(container, client, 3 * HOUR, a, b)
