@@ -8,11 +8,13 @@ from typing import Any
 import pytest
 from auth_helpers import SignedUp, last_code, prc_id, register_customer, staff_headers
 from fastapi.testclient import TestClient
+from money_helpers import add_payee, deposit, relax_rate_limits, transfer, yuan
 
 from pocketbank.api.app import create_app
 from pocketbank.bootstrap import Container, build_container
 from pocketbank.config import Settings
 from pocketbank.domain.clock import ManualClock
+from pocketbank.domain.principals import StaffRole
 
 # Re-exported: older tests import these from conftest; new ones should import them from auth_helpers.
 __all__ = ["SignedUp", "last_code", "prc_id", "register_customer", "staff_headers"]
@@ -51,3 +53,22 @@ def signup(client: TestClient, container: Container) -> Callable[..., SignedUp]:
 def teller(client: TestClient, container: Container) -> dict[str, str]:
     """Bearer headers of a logged-in teller."""
     return staff_headers(client, container)
+
+
+@pytest.fixture
+def supervisor(client: TestClient, container: Container) -> dict[str, str]:
+    """Bearer headers of a logged-in supervisor (who may reverse transfers)."""
+    return staff_headers(client, container, username="super1", role=StaffRole.SUPERVISOR)
+
+
+@pytest.fixture
+def posted(
+    client: TestClient, container: Container, signup: Callable[..., SignedUp], teller: dict[str, str]
+) -> tuple[SignedUp, SignedUp, dict[str, Any]]:
+    """Customer a paid b 300 yuan out of 1,000 (a posted transfer, as the API returned it)."""
+    relax_rate_limits(container)
+    a, b = signup(), signup()
+    deposit(client, teller, a.account_id, yuan(1_000))
+    r = transfer(client, container, a, yuan(300), payee_id=add_payee(client, a, b.account_id))
+    assert r.status_code == 201, r.text
+    return a, b, r.json()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 from auth_helpers import SignedUp, staff_headers
 from fastapi.testclient import TestClient
@@ -23,7 +21,6 @@ from money_helpers import (
 
 from pocketbank.bootstrap import Container
 from pocketbank.domain.accounts import FEE_SUBACCOUNTS, AccountCode, bank_account_id
-from pocketbank.domain.principals import StaffRole
 
 CNY_LEDGER = 156
 
@@ -31,11 +28,6 @@ CNY_LEDGER = 156
 def _fee_income(container: Container) -> int:
     ids = [bank_account_id(CNY_LEDGER, AccountCode.FEE_INCOME, sub) for sub in range(FEE_SUBACCOUNTS)]
     return sum(a.credits_posted - a.debits_posted for a in container.ledger.lookup_accounts(ids))
-
-
-@pytest.fixture
-def supervisor(client: TestClient, container: Container) -> dict[str, str]:
-    return staff_headers(client, container, username="super1", role=StaffRole.SUPERVISOR)
 
 
 def _counter(
@@ -180,16 +172,6 @@ def test_counter_transfer_key_does_not_collide_with_the_customers_own_keys(
 
 
 # -- reversals --------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def posted(client: TestClient, container: Container, signup: Callable[..., SignedUp], teller):
-    relax_rate_limits(container)
-    a, b = signup(), signup()
-    deposit(client, teller, a.account_id, yuan(1_000))
-    r = transfer(client, container, a, yuan(300), payee_id=add_payee(client, a, b.account_id))
-    assert r.status_code == 201, r.text
-    return a, b, r.json()
 
 
 def test_teller_cannot_reverse(client: TestClient, posted, teller) -> None:

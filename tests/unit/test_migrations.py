@@ -29,6 +29,7 @@ def _make_old_database(url: str) -> None:
             conn.exec_driver_sql("ALTER TABLE staff_users DROP COLUMN failed_logins")
             conn.exec_driver_sql("ALTER TABLE staff_users DROP COLUMN locked_until")
             conn.exec_driver_sql("DROP INDEX ix_outbox_dispatched")  # 0003
+            conn.exec_driver_sql("ALTER TABLE transfer_records DROP COLUMN status_at")  # 0005
             if conn.dialect.name == "postgresql":
                 conn.exec_driver_sql("ALTER TABLE customers ALTER COLUMN totp_secret TYPE VARCHAR(64)")
             conn.execute(
@@ -66,6 +67,9 @@ def _snapshot(url: str) -> dict[str, object]:
                 "staff": conn.exec_driver_sql("SELECT username, failed_logins, locked_until FROM staff_users").all(),
                 "tables": set(insp.get_table_names()),
                 "outbox_indexes": {ix["name"] for ix in insp.get_indexes("outbox")},
+                "transfer_columns": {
+                    c["name"]: (str(c["type"]), c["nullable"]) for c in insp.get_columns("transfer_records")
+                },
             }
     finally:
         engine.dispose()
@@ -90,6 +94,9 @@ def test_old_database_is_upgraded_in_place(db_url: str) -> None:
     assert [tuple(r) for r in after["customer"]] == [("cus_old", "JBSWY3DPEHPK3PXP", None)]  # type: ignore[attr-defined]
     assert [tuple(r) for r in after["staff"]] == [("olduser", 0, 0)]  # type: ignore[attr-defined]
     assert after["outbox_indexes"] == {"ix_outbox_undispatched", "ix_outbox_dispatched"}
+    transfer_columns = after["transfer_columns"]
+    assert isinstance(transfer_columns, dict)
+    assert transfer_columns["status_at"] == ("BIGINT", True)
 
     create_schema(db_url)  # a second run is a no-op
     assert _snapshot(db_url) == after

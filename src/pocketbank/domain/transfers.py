@@ -22,7 +22,12 @@ Life of a transfer:
 - ``posted``: real-time arrival; the chain was applied as posted transfers.
 - ``scheduled``: delayed (+2 h) or next-day arrival; the chain is *pending* (the money is held, not moved) until the
   scheduler posts it, or the payer cancels it (the holds are voided) -> ``cancelled``.
-- ``reversed``: a supervisor reversed a posted transfer with a reason (new transfers, in the opposite direction).
+- ``reversing``: a supervisor asked to reverse a posted transfer; the request, with its reason, is recorded before
+  the reversal chain goes to the ledger, so a crash in between leaves a record that the scheduler (or the
+  supervisor's retry) finishes. If the ledger refuses the reversal (the payee spent the money) it goes back to
+  ``posted``.
+- ``reversed``: the reversal chain applied (new transfers, in the opposite direction). Whatever status the record
+  shows at that moment, the ledger has decided: the record follows it.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ class TransferStatus(StrEnum):
     POSTED = "posted"
     SCHEDULED = "scheduled"
     CANCELLED = "cancelled"
+    REVERSING = "reversing"  # a supervisor's reversal is recorded; its chain may or may not have applied yet
     REVERSED = "reversed"
 
 

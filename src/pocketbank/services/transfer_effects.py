@@ -47,13 +47,23 @@ class TransferRecordStore(Protocol):
     def get(self, transfer_id: int) -> TransferRecord | None: ...
 
     def set_status(
-        self, tx: Tx, transfer_id: int, status: TransferStatus, expected: TransferStatus, reason: str = ""
-    ) -> bool: ...
+        self,
+        tx: Tx,
+        transfer_id: int,
+        status: TransferStatus,
+        expected: TransferStatus,
+        reason: str = "",
+        *,
+        at: int,
+    ) -> bool:
+        """Move from ``expected`` to ``status``, remembering ``at`` (ns); False if something moved it first."""
+        ...
 
     def due(self, now: int, limit: int = 500) -> list[TransferRecord]: ...
 
     def stalled(self, before: int, limit: int = 100) -> list[TransferRecord]:
-        """Records still ``processing`` that were created at or before ``before`` (ns), oldest first."""
+        """Records still ``processing`` that were created at or before ``before`` (ns), and records ``reversing``
+        since then; oldest first."""
         ...
 
     def get_many(self, ids: list[int]) -> dict[int, TransferRecord]: ...
@@ -159,7 +169,7 @@ class TransferEffects:
                 code = self.ledger.failed_result(leg.transfer.id) or code
             with self.d.uow.begin() as tx:
                 self.records.set_status(
-                    tx, record.id, TransferStatus.FAILED, TransferStatus.PROCESSING, f"{role}/{code}"
+                    tx, record.id, TransferStatus.FAILED, TransferStatus.PROCESSING, f"{role}/{code}", at=self.d.now()
                 )
                 self.d.audit.append(
                     tx,
@@ -171,7 +181,7 @@ class TransferEffects:
         done = replace(record, status=final)  # what the row will hold: no need to read it back
         with self.d.uow.begin() as tx:
             # False when a concurrent retry finished it first: then that retry wrote the audit and the event.
-            won = self.records.set_status(tx, record.id, final, TransferStatus.PROCESSING)
+            won = self.records.set_status(tx, record.id, final, TransferStatus.PROCESSING, at=self.d.now())
             if won:
                 self.d.audit.append(
                     tx, _audit(principal, "transfer.created", record, self.d.now(), {"fee": record.fee})
@@ -201,38 +211,80 @@ class TransferEffects:
         return self._finish(principal, record, TransferStatus.CANCELLED, "transfer.cancelled", "cancelled by the payer")
 
     def reverse(self, staff: Principal, record: TransferRecord, reason: str, ledger: int) -> TransferRecord:
+        """Reverse a posted transfer: record the request (``reversing``, with its reason), then send the chain.
+
+        The request is written first so that a crash between the ledger and the record cannot leave the money moved
+        back under a record that says ``posted``: the scheduler finishes a reversal left ``reversing``
+        (``resume_stalled``). A supervisor who reverses a transfer already ``reversing`` joins that reversal (and
+        its reason): both try the same chain ids, so the ledger applies it once.
+        """
+        if record.status is TransferStatus.POSTED:
+            now = self.d.now()
+            with self.d.uow.begin() as tx:
+                started = self.records.set_status(
+                    tx, record.id, TransferStatus.REVERSING, TransferStatus.POSTED, reason, at=now
+                )
+                if started:
+                    detail: dict[str, object] = {"reason": reason}
+                    self.d.audit.append(tx, _audit(staff, "transfer.reversal_requested", record, now, detail))
+            record = (
+                replace(record, status=TransferStatus.REVERSING, reason=reason) if started else self._current(record)
+            )
         if record.status is TransferStatus.REVERSED:
             raise TransferNotReversible("the transfer has already been reversed")
-        if record.status is not TransferStatus.POSTED:
+        if record.status is not TransferStatus.REVERSING:
             raise TransferNotReversible("only a posted transfer can be reversed")
+        return self._complete_reversal(staff, record, ledger)
+
+    def _complete_reversal(self, principal: Principal, record: TransferRecord, ledger: int) -> TransferRecord:
+        """Send a ``reversing`` record's chain, trying attempt ids in order, and write the outcome either way."""
         for attempt in range(MAX_REVERSAL_ATTEMPTS):
             legs = reversal_chain(record, ledger=ledger, fee_account=fee_account_id(ledger, record.id), attempt=attempt)
             results = [r.value for r in self.ledger.create_transfers([leg.transfer for leg in legs])]
             failure = chain_failure(legs, results)
             if failure is None:
-                return self._finish(staff, record, TransferStatus.REVERSED, "transfer.reversed", reason)
+                # The chain applied, so the transfer is reversed, whatever the record says by now: a request that
+                # saw an earlier attempt refused may have put it back to posted meanwhile.
+                for expected in (TransferStatus.REVERSING, TransferStatus.POSTED):
+                    if self._move(principal, record, TransferStatus.REVERSED, "transfer.reversed", record.reason,
+                                  expected):  # fmt: skip
+                        break
+                return self._current(record)
             role, code = failure
             if code == "id_already_failed":
                 continue  # an earlier try was refused; this one may go through now
+            self._move(principal, record, TransferStatus.POSTED, "transfer.reversal_refused", "",
+                       TransferStatus.REVERSING, detail={"result": f"{role}/{code}"}, publish=False)  # fmt: skip
             if code == "exceeds_credits":
                 raise InsufficientFunds("the payee's account no longer holds the amount", param="transfer_id")
             raise error_for(role, code)
+        self._move(principal, record, TransferStatus.POSTED, "transfer.reversal_refused", "", TransferStatus.REVERSING,
+                   detail={"result": "too_many_attempts"}, publish=False)  # fmt: skip
         raise TransferNotReversible("too many refused attempts to reverse this transfer")
 
-    def resume_stalled(self, before: int, limit: int) -> int:
-        """Finish the transfers whose request died between recording them and writing their outcome, and that no
-        retry has finished since: resubmit the recorded chain (the ledger answers ``exists`` for what it applied)
-        and write the outcome, its audit record and its event. Returns how many were finished.
+    def resume_stalled(self, before: int, limit: int, ledger_of: Callable[[str], int]) -> int:
+        """Finish what a request died in the middle of, and that no retry has finished since. Returns how many.
 
-        Resubmitting is the only safe ending: a chain that may still be on its way to the ledger cannot be declared
-        failed, and the ledger's ids make a second submission harmless. A retry running at the same time ends the
-        same way; whichever writes the outcome first writes the audit record and the event.
+        - A transfer still ``processing`` (the request died between recording it and writing its outcome): resubmit
+          the recorded chain (the ledger answers ``exists`` for what it applied) and write the outcome, its audit
+          record and its event. Resubmitting is the only safe ending: a chain that may still be on its way to the
+          ledger cannot be declared failed, and the ledger's ids make a second submission harmless.
+        - A reversal still ``reversing``: the supervisor's request was recorded, so it is carried out, with the
+          same attempt ids as the request used (``ledger_of`` names the ledger of a currency); if the ledger now
+          refuses it, the transfer goes back to ``posted``.
+
+        A request running at the same time ends the same way; whichever writes the outcome first writes the audit
+        record and the event.
         """
         finished = 0
         for record in self.records.stalled(before, limit):
-            # A chain the ledger refuses raises: submit has recorded the transfer as failed, with its reason.
+            system = system_principal(record)
+            # A chain the ledger refuses raises, after its outcome (failed, or back to posted) has been written.
             with suppress(PocketBankError):
-                self.submit(system_principal(record), record)
+                if record.status is TransferStatus.REVERSING:
+                    self._complete_reversal(system, record, ledger_of(record.currency))
+                else:
+                    self.submit(system, record)
             finished += 1
         return finished
 
@@ -268,15 +320,40 @@ class TransferEffects:
         reason: str,
         expected: TransferStatus | None = None,
     ) -> TransferRecord:
-        event = self._event(principal, action, record)
+        self._move(principal, record, status, action, reason, expected or record.status)
+        return self._current(record)
+
+    def _move(
+        self,
+        principal: Principal,
+        record: TransferRecord,
+        status: TransferStatus,
+        action: str,
+        reason: str,
+        expected: TransferStatus,
+        *,
+        detail: dict[str, object] | None = None,
+        publish: bool = True,
+    ) -> bool:
+        """Move the record from ``expected`` to ``status`` with its audit record (and event, with ``publish``), in
+        one unit of work. False, writing nothing, when the record was not ``expected``: whoever moved it wrote
+        those."""
+        event = self._event(principal, action, record) if publish else None
+        now = self.d.now()
         with self.d.uow.begin() as tx:
-            if self.records.set_status(tx, record.id, status, expected or record.status, reason):
-                self.d.audit.append(tx, _audit(principal, action, record, self.d.now(), {"reason": reason}))
-                self.d.outbox.add(tx, event)
-        self.d.bus.publish([event])
-        done = self.records.get(record.id)
-        assert done is not None
-        return done
+            won = self.records.set_status(tx, record.id, status, expected, reason, at=now)
+            if won:
+                self.d.audit.append(tx, _audit(principal, action, record, now, {"reason": reason, **(detail or {})}))
+                if event is not None:
+                    self.d.outbox.add(tx, event)
+        if won and event is not None:
+            self.d.bus.publish([event])
+        return won
+
+    def _current(self, record: TransferRecord) -> TransferRecord:
+        current = self.records.get(record.id)
+        assert current is not None  # records are never deleted
+        return current
 
     def _event(self, principal: Principal, action: str, record: TransferRecord) -> DomainEvent:
         data = {

@@ -71,9 +71,9 @@ from pocketbank.services.ports import StepUpVerifier
 from pocketbank.services.transfer_effects import Respond, TransferEffects, TransferRecordStore
 from pocketbank.services.unit import UnitDeps
 
-# A request records its transfer, then sends the chain and writes the outcome within milliseconds. One still
-# processing after two minutes (twice the idempotency lease, after which a retry may take over anyway) was
-# interrupted: the scheduler finishes it.
+# A request records its transfer (or a reversal), then sends the chain and writes the outcome within milliseconds.
+# One still processing (or reversing) after two minutes, twice the idempotency lease after which a retry may take
+# over anyway, was interrupted: the scheduler finishes it.
 STALLED_AFTER_NS = 120 * NS_PER_SECOND
 
 
@@ -401,9 +401,10 @@ class TransferService:
         return self.effects.reverse(staff, record, reason, ledger)
 
     def resume_stalled(self, limit: int = 100) -> int:
-        """The scheduler: finish transfers left ``processing`` for ``STALLED_AFTER_NS`` by a request that died after
-        recording them (``TransferEffects.resume_stalled``). Returns how many."""
-        return self.effects.resume_stalled(self.d.now() - STALLED_AFTER_NS, limit)
+        """The scheduler: finish transfers left ``processing``, and reversals left ``reversing``, for
+        ``STALLED_AFTER_NS`` by a request that died half-way (``TransferEffects.resume_stalled``). Returns how many."""
+        before = self.d.now() - STALLED_AFTER_NS
+        return self.effects.resume_stalled(before, limit, lambda currency: self.assets.get(currency).ledger)
 
     def post_due(self, limit: int = 500) -> int:
         """The scheduler: post every scheduled transfer whose arrival time has come. Returns how many."""

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, bindparam, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, bindparam, func, insert, or_, select, update
 
 from pocketbank.domain.accounts import AccountStatus, DepositAccount
 from pocketbank.domain.ledger import Transfer
@@ -30,7 +30,7 @@ _RECORD_BY_ID = FastStatement(select(tr).where(tr.c.id == bindparam("id")))
 _RECORD_STATUS = FastStatement(
     update(tr)
     .where((tr.c.id == bindparam("record_id")) & (tr.c.status == bindparam("expected")))
-    .values(status=bindparam("new_status"), reason=bindparam("new_reason"))
+    .values(status=bindparam("new_status"), reason=bindparam("new_reason"), status_at=bindparam("at"))
 )
 
 # Every field a client sets: a resumed chain must be the chain the ledger saw, field for field, or the ledger answers
@@ -218,18 +218,31 @@ class SqlTransferRecordStore:
             return {r.id: self._row(r) for r in rows}
 
     def set_status(
-        self, tx: Connection, transfer_id: int, status: TransferStatus, expected: TransferStatus, reason: str = ""
+        self,
+        tx: Connection,
+        transfer_id: int,
+        status: TransferStatus,
+        expected: TransferStatus,
+        reason: str = "",
+        *,
+        at: int,
     ) -> bool:
-        """Move from ``expected`` to ``status``; False if another request moved it first."""
-        changed = _RECORD_STATUS.run(
-            tx, {"record_id": transfer_id, "expected": expected.value, "new_status": status.value, "new_reason": reason}
-        )
-        return changed == 1
+        """Move from ``expected`` to ``status`` at ``at`` (ns); False if another request moved it first."""
+        params = {
+            "record_id": transfer_id,
+            "expected": expected.value,
+            "new_status": status.value,
+            "new_reason": reason,
+            "at": at,
+        }
+        return _RECORD_STATUS.run(tx, params) == 1
 
     def stalled(self, before: int, limit: int = 100) -> list[TransferRecord]:
-        # The (status, scheduled_for) index's prefix finds the few processing records without reading the others.
+        # The (status, scheduled_for) index's prefix finds the few processing and reversing records without reading
+        # the others. A record is processing from its creation, and reversing from its last change of status.
         processing = (tr.c.status == TransferStatus.PROCESSING.value) & (tr.c.created_at <= before)
-        return self._oldest(processing, tr.c.created_at, limit)
+        reversing = (tr.c.status == TransferStatus.REVERSING.value) & (tr.c.status_at <= before)
+        return self._oldest(processing | reversing, func.coalesce(tr.c.status_at, tr.c.created_at), limit)
 
     def due(self, now: int, limit: int = 500) -> list[TransferRecord]:
         due = (tr.c.status == TransferStatus.SCHEDULED.value) & (tr.c.scheduled_for <= now)

@@ -50,6 +50,8 @@ transfer_records = Table(
     Column("arrival", String(16), nullable=False),
     Column("status", String(16), nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    # When the status last changed (ns); null until it first does. The scheduler finds a reversal cut short by it.
+    Column("status_at", BigInteger, nullable=True),
     Column("scheduled_for", BigInteger, nullable=True),
     Column("payee_id", Id128, nullable=True),
     Column("memo", Text, nullable=False),
