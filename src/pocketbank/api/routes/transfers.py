@@ -80,7 +80,10 @@ class QuoteOut(BaseModel):
 class TransferOut(BaseModel):
     object: Literal["transfer"] = "transfer"
     id: str
-    status: str
+    status: str = Field(
+        description="processing, failed, posted, scheduled (delayed or next-day, until it arrives), cancelled, "
+        "reversing (a supervisor's reversal under way) or reversed"
+    )
     from_account: str
     to_account: str
     payee_id: str | None
