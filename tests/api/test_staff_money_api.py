@@ -63,6 +63,38 @@ def test_cash_deposit_is_idempotent(client: TestClient, container: Container, si
     assert container.audit.verify() == []
 
 
+def test_a_deposit_whose_answer_was_lost_is_audited_once(
+    client: TestClient, container: Container, signup, teller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server dies as it answers a deposit the ledger has applied: the teller's retry with the same key
+    neither deposits again nor audits the deposit twice, and answers with the balance after the one deposit."""
+    from pocketbank.api.routes import staff_money
+
+    a = signup()
+    h = {**teller, "Idempotency-Key": "slip-lost"}
+    answer = staff_money.account_out
+    calls = []
+
+    def dies_once(view: object) -> object:
+        calls.append(view)
+        if len(calls) == 1:
+            raise RuntimeError("the server died answering")
+        return answer(view)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(staff_money, "account_out", dies_once)
+    r = client.post("/v1/staff/deposits", json={"account_id": a.account_id, "amount": 5_000}, headers=h)
+    assert r.status_code == 500
+    again = client.post("/v1/staff/deposits", json={"account_id": a.account_id, "amount": 5_000}, headers=h)
+    assert again.status_code == 200, again.text
+    assert again.json()["balance"] == 5_000
+    assert balance(client, a) == 5_000
+    audited = [e for e in container.audit.entries() if e.record.action == "account.cash_deposited"]
+    assert [e.record.subject for e in audited] == [a.account_id]
+    replay = client.post("/v1/staff/deposits", json={"account_id": a.account_id, "amount": 5_000}, headers=h)
+    assert replay.headers["idempotent-replayed"] == "true" and replay.json() == again.json()
+    assert container.audit.verify() == []
+
+
 def test_deposits_by_two_tellers_with_the_same_key_are_two_deposits(
     client: TestClient, container: Container, signup, teller
 ) -> None:

@@ -7,7 +7,7 @@ the two, the retry finds the ledger account already there (``exists``) and write
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -256,8 +256,20 @@ class AccountService:
 
     # -- the counter: cash deposits -------------------------------------------------------------------------
 
-    def deposit_cash(self, staff: Principal, account_id: int, amount: int, deposit_id: int) -> AccountView:
-        """A teller takes cash for a customer's account: settlement → customer, idempotent by ``deposit_id``."""
+    def deposit_cash(
+        self,
+        staff: Principal,
+        account_id: int,
+        amount: int,
+        deposit_id: int,
+        respond: Callable[[Tx, AccountView], None] | None = None,
+    ) -> AccountView:
+        """A teller takes cash for a customer's account: settlement → customer, idempotent by ``deposit_id``.
+
+        ``respond`` runs in the unit of work that writes the deposit's audit record, with the account as it stands
+        after the deposit: the caller stores its answer there (the API's idempotent response), so that a retry
+        after a crash either replays that answer or finds no audit record yet and writes it, never a second one.
+        """
         account = self.store.get(account_id)
         if account is None:
             raise NotFound("no such account", param="account_id")
@@ -274,6 +286,9 @@ class AccountService:
             raise Conflict(f"the deposit was refused: {result.value}", param="account_id")
         now = self.d.now()
         public = format_id(IdKind.ACCOUNT, account.id)
+        view = self.view(account)  # the ledger has the deposit: this is the balance after it
         with self.d.uow.begin() as tx:
             self.d.audit.append(tx, audit_by(staff, "account.cash_deposited", public, now, amount=amount))
-        return self.view(account)
+            if respond is not None:
+                respond(tx, view)
+        return view

@@ -21,6 +21,8 @@ from pocketbank.domain.ids import IdKind, parse_id
 from pocketbank.domain.ledger import AMOUNT_MAX
 from pocketbank.domain.principals import StaffRole
 from pocketbank.errors import Forbidden
+from pocketbank.services.accounts import AccountView
+from pocketbank.services.ports import Tx
 from pocketbank.services.transfers import TransferDraft
 
 router = APIRouter(prefix="/v1/staff", tags=["staff"])
@@ -98,9 +100,13 @@ def deposit_cash(
     """Cash paid in at the counter (the demo's and tests' way of putting money in an account)."""
     account = parse_id(IdKind.ACCOUNT, body.account_id, param="account_id")
 
-    def call(_: Completion) -> tuple[int, object]:
+    def call(complete: Completion) -> tuple[int, object]:
         deposit_id = derive_id("deposit", staff.id, idempotency_key)
-        view = container.accounts.deposit_cash(staff, account, body.amount, deposit_id)
+
+        def respond(tx: Tx, view: AccountView) -> None:  # stored with the deposit's audit record
+            complete(tx, 200, account_out(view).model_dump(mode="json"))
+
+        view = container.accounts.deposit_cash(staff, account, body.amount, deposit_id, respond)
         return 200, account_out(view).model_dump(mode="json")
 
     payload = body.model_dump(mode="json")
