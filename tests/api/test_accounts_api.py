@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from fastapi.testclient import TestClient
 from money_helpers import (
@@ -64,6 +66,29 @@ def test_second_open_account_in_same_currency_is_conflict(client: TestClient, si
     r = client.post("/v1/accounts", json={"currency": currency}, headers=a.headers)
     problem(r, 409, "conflict", "currency")
     assert len(client.get("/v1/accounts", headers=a.headers).json()["data"]) == (2 if currency != "CNY" else 1)
+
+
+def test_racing_requests_open_one_account_per_currency(client: TestClient, container: Container, signup) -> None:
+    """The check before the insert cannot see a request that has checked but not yet inserted: the second insert
+    is stopped by the database, answered 409, and leaves no audit record or event behind."""
+    a = signup()
+    accounts = container.accounts.store
+    with pytest.MonkeyPatch.context() as mp:  # both requests checked before either inserted
+        mp.setattr(accounts, "list_for_customer", lambda customer_id: [])
+        assert client.post("/v1/accounts", json={"currency": "USD"}, headers=a.headers).status_code == 201
+        problem(client.post("/v1/accounts", json={"currency": "USD"}, headers=a.headers), 409, "conflict", "currency")
+    usd = [x for x in client.get("/v1/accounts", headers=a.headers).json()["data"] if x["currency"] == "USD"]
+    assert len(usd) == 1
+    assert [e.record.action for e in container.audit.entries()].count("account.opened") == 1
+    assert [e.type for e in container.outbox.undispatched()].count("account.opened") == 1
+    with ThreadPoolExecutor(max_workers=8) as pool:  # and for real: eight at once, one wins
+        statuses = list(
+            pool.map(lambda _: client.post("/v1/accounts", json={"currency": "EUR"}, headers=a.headers).status_code,
+                     range(8))
+        )  # fmt: skip
+    assert sorted(statuses) == [201] + [409] * 7
+    eur = [x for x in client.get("/v1/accounts", headers=a.headers).json()["data"] if x["currency"] == "EUR"]
+    assert len(eur) == 1
 
 
 @pytest.mark.parametrize("currency", ["XYZ", "BTC", "AUD"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from sqlalchemy import Engine, create_engine, inspect, text
 
 from pocketbank.storage.engine import create_schema, sqlalchemy_url
@@ -30,6 +31,7 @@ def _make_old_database(url: str) -> None:
             conn.exec_driver_sql("ALTER TABLE staff_users DROP COLUMN locked_until")
             conn.exec_driver_sql("DROP INDEX ix_outbox_dispatched")  # 0003
             conn.exec_driver_sql("ALTER TABLE transfer_records DROP COLUMN status_at")  # 0005
+            conn.exec_driver_sql("DROP INDEX ux_deposit_accounts_open_currency")  # 0006
             if conn.dialect.name == "postgresql":
                 conn.exec_driver_sql("ALTER TABLE customers ALTER COLUMN totp_secret TYPE VARCHAR(64)")
             conn.execute(
@@ -67,10 +69,20 @@ def _snapshot(url: str) -> dict[str, object]:
                 "staff": conn.exec_driver_sql("SELECT username, failed_logins, locked_until FROM staff_users").all(),
                 "tables": set(insp.get_table_names()),
                 "outbox_indexes": {ix["name"] for ix in insp.get_indexes("outbox")},
+                "deposit_indexes": {ix["name"]: ix["unique"] for ix in insp.get_indexes("deposit_accounts")},
                 "transfer_columns": {
                     c["name"]: (str(c["type"]), c["nullable"]) for c in insp.get_columns("transfer_records")
                 },
             }
+    finally:
+        engine.dispose()
+
+
+def _snapshot_revision(url: str) -> str | None:
+    engine = _engine(url)
+    try:
+        with engine.connect() as conn:
+            return current_revision(conn)
     finally:
         engine.dispose()
 
@@ -97,9 +109,33 @@ def test_old_database_is_upgraded_in_place(db_url: str) -> None:
     transfer_columns = after["transfer_columns"]
     assert isinstance(transfer_columns, dict)
     assert transfer_columns["status_at"] == ("BIGINT", True)
+    deposit_indexes = after["deposit_indexes"]
+    assert isinstance(deposit_indexes, dict)
+    assert deposit_indexes["ux_deposit_accounts_open_currency"]  # unique
 
     create_schema(db_url)  # a second run is a no-op
     assert _snapshot(db_url) == after
+
+
+def test_two_open_accounts_of_one_currency_stop_the_upgrade_with_their_names(db_url: str) -> None:
+    """0006 will not choose which of two open USD accounts to close (either may hold money): it names them."""
+    _make_old_database(db_url)
+    engine = _engine(db_url)
+    try:
+        with engine.begin() as conn:
+            for n in (1, 2):
+                conn.execute(
+                    text(
+                        "INSERT INTO deposit_accounts (id, customer_id, currency, ledger, status, is_default,"
+                        " opened_at) VALUES (:id, :customer, 'USD', 840, 'open', :no, :n)"
+                    ),
+                    {"id": n.to_bytes(16, "big"), "customer": CUSTOMER_ID, "no": False, "n": n},
+                )
+    finally:
+        engine.dispose()
+    with pytest.raises(RuntimeError, match=f"{CUSTOMER_ID.hex()}/USD"):
+        create_schema(db_url)
+    assert _snapshot_revision(db_url) is None  # nothing of the upgrade stayed: it is one transaction
 
 
 def test_fresh_database_is_created_and_stamped_at_head(db_url: str) -> None:

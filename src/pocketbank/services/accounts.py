@@ -39,7 +39,9 @@ ACCOUNT_CURRENCIES = ("CNY", "USD", "EUR", "HKD", "GBP", "JPY")
 
 
 class DepositAccountStore(Protocol):
-    def insert(self, tx: Tx, a: DepositAccount) -> None: ...
+    def insert(self, tx: Tx, a: DepositAccount) -> bool:
+        """False, inserting nothing, when the customer already has an open account in ``a``'s currency."""
+        ...
 
     def get(self, account_id: int) -> DepositAccount | None: ...
 
@@ -134,7 +136,8 @@ class AccountService:
             derive_id("deposit", customer_id, "CNY", 0), customer_id, "CNY", ledger, AccountStatus.OPEN,
             self.d.now(), None, True,
         )  # fmt: skip
-        self.store.insert(tx, account)
+        if not self.store.insert(tx, account):
+            raise Conflict("the customer already has a CNY account", param="customer_id")
         return format_id(IdKind.ACCOUNT, account.id)
 
     def open_account(self, principal: Principal, currency: str) -> AccountView:
@@ -154,7 +157,8 @@ class AccountService:
         public = format_id(IdKind.ACCOUNT, account.id)
         event = self.d.event("account.opened", principal.channel, now, account=public, currency=currency)
         with self.d.uow.begin() as tx:
-            self.store.insert(tx, account)
+            if not self.store.insert(tx, account):  # another request opened one since the check above
+                raise Conflict(f"you already have an open {currency} account", param="currency")
             self.d.audit.append(tx, audit_by(principal, "account.opened", public, now, currency=currency))
             self.d.outbox.add(tx, event)
         self.d.bus.publish([event])

@@ -76,19 +76,21 @@ class SqlDepositAccountStore:
             is_default=r.is_default,
         )
 
-    def insert(self, tx: Connection, a: DepositAccount) -> None:
-        tx.execute(
-            insert(da).values(
-                id=a.id,
-                customer_id=a.customer_id,
-                currency=a.currency,
-                ledger=a.ledger,
-                status=a.status.value,
-                is_default=a.is_default,
-                opened_at=a.opened_at,
-                closed_at=a.closed_at,
-            )
-        )
+    def insert(self, tx: Connection, a: DepositAccount) -> bool:
+        """False, inserting nothing, when the customer already has an open account in that currency."""
+        values = {
+            "id": a.id,
+            "customer_id": a.customer_id,
+            "currency": a.currency,
+            "ledger": a.ledger,
+            "status": a.status.value,
+            "is_default": a.is_default,
+            "opened_at": a.opened_at,
+            "closed_at": a.closed_at,
+        }
+        # ON CONFLICT without a target: the one-open-account-per-currency index answers too, without an error that
+        # would abort the transaction.
+        return insert_if_absent(tx, da, values)
 
     def get(self, account_id: int) -> DepositAccount | None:
         with read_connection(self.engine) as conn:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Index, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Index, String, Table, Text, text
 
 from pocketbank.storage.schema import metadata
 from pocketbank.storage.types import Id128
@@ -19,6 +19,15 @@ deposit_accounts = Table(
     Column("opened_at", BigInteger, nullable=False),
     Column("closed_at", BigInteger, nullable=True),
     Index("ix_deposit_accounts_customer", "customer_id"),
+    # One open account per customer and currency, whatever two requests racing to open one read beforehand.
+    Index(
+        "ux_deposit_accounts_open_currency",
+        "customer_id",
+        "currency",
+        unique=True,
+        sqlite_where=text("status = 'open'"),
+        postgresql_where=text("status = 'open'"),
+    ),
 )
 
 payees = Table(
