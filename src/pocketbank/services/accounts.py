@@ -26,7 +26,7 @@ from pocketbank.domain.accounts import (
 from pocketbank.domain.audit import audit_by
 from pocketbank.domain.customers import AccountClass
 from pocketbank.domain.ids import IdKind, format_id
-from pocketbank.domain.ledger import Account, CreateAccountResult, Transfer
+from pocketbank.domain.ledger import Account, AccountFlags, CreateAccountResult, PendingStatus, Transfer
 from pocketbank.domain.money import AssetRegistry
 from pocketbank.domain.principals import Principal
 from pocketbank.errors import AccountNotEmpty, Conflict, Forbidden, NotFound, UnsupportedCurrency
@@ -72,6 +72,18 @@ class AccountView:
     @property
     def public_id(self) -> str:
         return format_id(IdKind.ACCOUNT, self.account.id)
+
+
+MAX_CLOSINGS = 100  # closes undone (money arrived as the account closed) before closing is refused
+
+
+def closing_transfer_id(account_id: int, n: int) -> int:
+    """The ledger id of the ``n``-th closing of an account (the first keeps the id it always had)."""
+    return derive_id(account_id, "closing") if n == 0 else derive_id(account_id, "closing", n)
+
+
+def _empty(view: AccountView) -> bool:
+    return view.balance == 0 and view.available == 0 and view.pending_in == 0
 
 
 class AccountService:
@@ -229,26 +241,27 @@ class AccountService:
     # -- closing --------------------------------------------------------------------------------------------
 
     def close_account(self, principal: Principal, account_id: int) -> AccountView:
-        """Close an empty account (move the rest out first with a transfer). The default CNY account stays open."""
+        """Close an empty account (move the rest out first with a transfer). The default CNY account stays open.
+
+        The balance is checked before the ledger closes the account and again after: a payment that lands between
+        the two reads would otherwise be shut in a closed account. Once the ledger has closed it nothing more can
+        land, so the second read is final; if it finds money, the close is undone (the closing transfer voided)
+        and refused. A request that dies in between leaves the ledger account closed under an open record: the
+        next attempt to close it finishes the close or, finding money, undoes it.
+        """
         account = self.owned(principal.id, account_id)
         if account.status is AccountStatus.CLOSED:
             return self.view(account)
         if account.is_default:
             raise Conflict("the default CNY account closes only with the customer relationship", param="account_id")
-        view = self.view(account)
-        if view.balance != 0 or view.available != 0 or view.pending_in != 0:
+        if not _empty(self.view(account)):
+            self._reopen(account)  # a close cut short after money arrived must not keep it shut
             raise AccountNotEmpty("move the remaining balance out before closing", param="account_id")
+        closing_id = self._close_in_ledger(account)
+        if not _empty(self.view(account)):
+            self._void_closing(closing_id)
+            raise AccountNotEmpty("money arrived as the account was closing: move it out first", param="account_id")
         now = self.d.now()
-        closing_id = derive_id(account.id, "closing")
-        result = self.ledger.close_account(
-            account.id,
-            closing_transfer_id=closing_id,
-            control_account_id=bank_account_id(account.ledger, AccountCode.CLOSING_CONTROL),
-            code=TransferCode.ACCOUNT_CLOSING,
-            ledger=account.ledger,
-        )
-        if result.value not in ("ok", "exists"):
-            raise Conflict(f"the ledger refused to close the account: {result.value}", param="account_id")
         public = format_id(IdKind.ACCOUNT, account.id)
         event = self.d.event("account.closed", principal.channel, now, account=public)
         with self.d.uow.begin() as tx:
@@ -257,6 +270,49 @@ class AccountService:
             self.d.outbox.add(tx, event)
         self.d.bus.publish([event])
         return self.view(self.owned(principal.id, account.id))
+
+    def _close_in_ledger(self, account: DepositAccount) -> int:
+        """Close the ledger account; returns the id of the (pending) closing transfer that holds it closed.
+
+        A voided closing transfer (a close undone) keeps its id, so each close of an account takes the next id in
+        ``closing_transfer_id``'s sequence; one still pending is this close already done (a retry).
+        """
+        for n in range(MAX_CLOSINGS):
+            closing_id = closing_transfer_id(account.id, n)
+            result = self.ledger.close_account(
+                account.id,
+                closing_transfer_id=closing_id,
+                control_account_id=bank_account_id(account.ledger, AccountCode.CLOSING_CONTROL),
+                code=TransferCode.ACCOUNT_CLOSING,
+                ledger=account.ledger,
+            )
+            if result.value == "ok" or (result.value == "exists" and self._holds_closed(closing_id)):
+                return closing_id
+            if result.value not in ("exists", "id_already_failed"):
+                raise Conflict(f"the ledger refused to close the account: {result.value}", param="account_id")
+        raise Conflict("this account has been closed and reopened too often", param="account_id")
+
+    def _holds_closed(self, closing_id: int) -> bool:
+        state = self.ledger.pending_state(closing_id)
+        return state is not None and state.status == PendingStatus.PENDING
+
+    def _reopen(self, account: DepositAccount) -> None:
+        """Undo a close that the ledger made but the record never followed: void the closing still pending."""
+        found = self.ledger.lookup_accounts([account.id])
+        if not found or not found[0].flags & AccountFlags.CLOSED:
+            return
+        for n in range(MAX_CLOSINGS):
+            closing_id = closing_transfer_id(account.id, n)
+            if self.ledger.pending_state(closing_id) is None:
+                return  # past the last closing there was
+            if self._holds_closed(closing_id):
+                self._void_closing(closing_id)
+                return
+
+    def _void_closing(self, closing_id: int) -> None:
+        result = self.ledger.reopen_account(closing_id, void_transfer_id=derive_id(closing_id, "void"))
+        if result.value not in ("ok", "exists"):
+            raise RuntimeError(f"could not reopen the account: {result.value}")
 
     # -- the counter: cash deposits -------------------------------------------------------------------------
 
