@@ -17,7 +17,7 @@ def account(n: int, *, default: bool = False) -> dict[str, object]:
     return {
         "id": BIG_ID + n,
         "customer_id": 7,
-        "currency": "CNY",
+        "currency": ("CNY", "USD", "EUR", "HKD")[n],  # one open account per customer and currency
         "ledger": 156,
         "status": "open",
         "is_default": default,

@@ -208,7 +208,9 @@ class TransferEffects:
         results = [r.value for r in self.ledger.create_transfers([leg.transfer for leg in voids])]
         if chain_failure(voids, results) is not None:
             raise TransferNotCancellable("the transfer has already been sent")
-        return self._finish(principal, record, TransferStatus.CANCELLED, "transfer.cancelled", "cancelled by the payer")
+        self._move(principal, record, TransferStatus.CANCELLED, "transfer.cancelled", "cancelled by the payer",
+                   record.status)  # fmt: skip
+        return self._current(record)
 
     def reverse(self, staff: Principal, record: TransferRecord, reason: str, ledger: int) -> TransferRecord:
         """Reverse a posted transfer: record the request (``reversing``, with its reason), then send the chain.
@@ -300,28 +302,14 @@ class TransferEffects:
                     # The payer's cancel voided the holds. A cancel still running writes its own status; one that
                     # died before it could would leave the transfer "scheduled" for good, so it is written here
                     # (whichever writes first, the other finds it cancelled).
-                    self._finish(
+                    self._move(
                         system, record, TransferStatus.CANCELLED, "transfer.cancelled",
-                        "cancelled by the payer (finished by the scheduler)", expected=TransferStatus.SCHEDULED,
+                        "cancelled by the payer (finished by the scheduler)", TransferStatus.SCHEDULED,
                     )  # fmt: skip
                 continue
-            self._finish(
-                system, record, TransferStatus.POSTED, "transfer.posted", "", expected=TransferStatus.SCHEDULED
-            )
+            self._move(system, record, TransferStatus.POSTED, "transfer.posted", "", TransferStatus.SCHEDULED)
             posted += 1
         return posted
-
-    def _finish(
-        self,
-        principal: Principal,
-        record: TransferRecord,
-        status: TransferStatus,
-        action: str,
-        reason: str,
-        expected: TransferStatus | None = None,
-    ) -> TransferRecord:
-        self._move(principal, record, status, action, reason, expected or record.status)
-        return self._current(record)
 
     def _move(
         self,
