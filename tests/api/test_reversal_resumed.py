@@ -170,3 +170,28 @@ def test_a_reversal_that_applies_after_another_was_refused_still_ends_reversed(
     assert _actions(container, t)[-1] == "transfer.reversed"
     ledger_ok(container)
     assert container.audit.verify() == []
+
+
+def test_a_reversal_that_lost_the_race_to_one_refused_meanwhile_goes_ahead(
+    client: TestClient, container: Container, posted: Posted, supervisor: dict[str, str]
+) -> None:
+    """Between reading the transfer and recording the reversal, another supervisor's reversal started (so the
+    record was not posted) and was refused (so it is posted again): this one records itself and goes ahead,
+    rather than answer that only a posted transfer can be reversed."""
+    a, b, t = posted
+    records = container.transfers.effects.records
+    set_status = records.set_status
+    lost: list[bool] = []
+
+    def loses_once(tx: object, transfer_id: int, status: TransferStatus, *args: Any, **kwargs: Any) -> bool:
+        if status is TransferStatus.REVERSING and not lost:
+            lost.append(True)
+            return False  # the other reversal held it; by the time we look again, it was refused
+        return set_status(tx, transfer_id, status, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(records, "set_status", loses_once)
+        r = _reverse(client, supervisor, t, "fraud report #9")
+    assert r.status_code == 200, r.text
+    assert lost == [True] and r.json()["status"] == "reversed"
+    assert (balance(client, a), balance(client, b)) == (yuan(1_000), 0)

@@ -220,7 +220,10 @@ class TransferEffects:
         (``resume_stalled``). A supervisor who reverses a transfer already ``reversing`` joins that reversal (and
         its reason): both try the same chain ids, so the ledger applies it once.
         """
-        if record.status is TransferStatus.POSTED:
+        # Twice at most: a record found posted again after losing the race to another reversal, refused meanwhile.
+        for _ in range(2):
+            if record.status is not TransferStatus.POSTED:
+                break
             now = self.d.now()
             with self.d.uow.begin() as tx:
                 started = self.records.set_status(
