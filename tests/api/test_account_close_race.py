@@ -20,6 +20,7 @@ from pocketbank.bootstrap import Container
 from pocketbank.domain.accounts import AccountCode, TransferCode, bank_account_id
 from pocketbank.domain.ids import IdKind, parse_id
 from pocketbank.domain.ledger import Transfer
+from pocketbank.services.accounts import closing_transfer_id
 
 USD_LEDGER = 840
 
@@ -28,7 +29,7 @@ USD_LEDGER = 840
 def _payment_lands_as_it_closes(container: Container, account_id: str, amount: int | None, *,
                                 then_die: bool = False) -> Iterator[None]:  # fmt: skip
     """Within the block, closing ``account_id`` in the ledger is preceded by a payment of ``amount`` into it (None:
-    no payment), and with ``then_die`` followed by the server dying."""
+    no payment), and with ``then_die`` the server dies as soon as the ledger has closed it."""
     ledger = container.accounts.ledger
     close = ledger.close_account
     target = parse_id(IdKind.ACCOUNT, account_id)
@@ -41,7 +42,7 @@ def _payment_lands_as_it_closes(container: Container, account_id: str, amount: i
             assert [r.value for r in ledger.create_transfers([payment])] == ["ok"]
             landed.append(amount)
         result = close(acct, **kwargs)
-        if then_die:
+        if then_die and result.value == "ok":
             raise RuntimeError("the server died after the ledger closed the account")
         return result
 
@@ -104,4 +105,22 @@ def test_a_close_cut_short_on_an_empty_account_is_finished_by_the_next_attempt(
         assert client.post(f"/v1/accounts/{usd_b}/close", headers=b.headers).status_code == 500
     r = client.post(f"/v1/accounts/{usd_b}/close", headers=b.headers)
     assert r.status_code == 200 and r.json()["status"] == "closed", r.text
+    ledger_ok(container)
+
+
+def test_a_close_cut_short_is_undone_whichever_closing_id_it_took(
+    client: TestClient, container: Container, signup, teller
+) -> None:
+    """The first closing id was refused by the ledger once (it stays failed), so the close took the second: the
+    next attempt still finds and voids it."""
+    _, b, _, usd_b = _usd_pair(client, container, signup, teller)
+    acct = parse_id(IdKind.ACCOUNT, usd_b)
+    control = bank_account_id(USD_LEDGER, AccountCode.CLOSING_CONTROL)
+    refused = Transfer(closing_transfer_id(acct, 0), acct, control, 1, USD_LEDGER, TransferCode.ACCOUNT_CLOSING)
+    assert [r.value for r in container.accounts.ledger.create_transfers([refused])] == ["exceeds_credits"]
+    with _payment_lands_as_it_closes(container, usd_b, 700, then_die=True):
+        assert client.post(f"/v1/accounts/{usd_b}/close", headers=b.headers).status_code == 500
+    problem(client.post(f"/v1/accounts/{usd_b}/close", headers=b.headers), 409, "account_not_empty", "account_id")
+    deposit(client, teller, usd_b, 300)  # reopened in the ledger
+    assert account(client, b, usd_b)["balance"] == 1_000
     ledger_ok(container)
