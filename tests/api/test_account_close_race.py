@@ -17,10 +17,9 @@ from fastapi.testclient import TestClient
 from money_helpers import account, add_payee, deposit, ledger_ok, open_account, problem, relax_rate_limits, transfer
 
 from pocketbank.bootstrap import Container
-from pocketbank.domain.accounts import AccountCode, TransferCode, bank_account_id
+from pocketbank.domain.accounts import AccountCode, TransferCode, bank_account_id, closing_transfer_id
 from pocketbank.domain.ids import IdKind, parse_id
 from pocketbank.domain.ledger import Transfer
-from pocketbank.services.accounts import closing_transfer_id
 
 USD_LEDGER = 840
 

@@ -138,6 +138,13 @@ def limit_ledger(asset_ledger: int) -> int:
     return LIMIT_LEDGER_BASE + asset_ledger
 
 
+def closing_transfer_id(account_id: int, n: int) -> int:
+    """The ledger id of the ``n``-th closing transfer of a deposit account. A closing undone (voided, because money
+    arrived as the account closed) keeps its id, so the next close takes the next one. The first keeps the id it
+    had before closes could be undone."""
+    return derive_id(account_id, "closing") if n == 0 else derive_id(account_id, "closing", n)
+
+
 def limit_account_id(customer_id: int, scope: str, period_key: str, currency: str = "CNY") -> int:
     """A customer's allowance for one limit scope, calendar bucket and currency."""
     if currency == "CNY":

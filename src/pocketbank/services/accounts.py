@@ -20,6 +20,7 @@ from pocketbank.domain.accounts import (
     DepositAccount,
     TransferCode,
     bank_account_id,
+    closing_transfer_id,
     derive_id,
     limit_ledger,
 )
@@ -77,13 +78,9 @@ class AccountView:
 MAX_CLOSINGS = 100  # closes undone (money arrived as the account closed) before closing is refused
 
 
-def closing_transfer_id(account_id: int, n: int) -> int:
-    """The ledger id of the ``n``-th closing of an account (the first keeps the id it always had)."""
-    return derive_id(account_id, "closing") if n == 0 else derive_id(account_id, "closing", n)
-
-
-def _empty(view: AccountView) -> bool:
-    return view.balance == 0 and view.available == 0 and view.pending_in == 0
+def _holds_money(la: Account | None) -> bool:
+    """Whether a ledger account has a balance, a hold or money on its way in (what stops it from closing)."""
+    return la is not None and (la.balance != 0 or la.available != 0 or la.credits_pending != 0)
 
 
 class AccountService:
@@ -208,10 +205,9 @@ class AccountService:
         return self.store.get_many(account_ids)
 
     def view(self, account: DepositAccount) -> AccountView:
-        found = self.ledger.lookup_accounts([account.id])
-        if not found:
+        la = self._ledger_account(account)
+        if la is None:
             return AccountView(account, 0, 0, 0)
-        la = found[0]
         return AccountView(account, la.balance, la.available, la.credits_pending)
 
     def list_accounts(self, principal: Principal) -> list[AccountView]:
@@ -254,11 +250,13 @@ class AccountService:
             return self.view(account)
         if account.is_default:
             raise Conflict("the default CNY account closes only with the customer relationship", param="account_id")
-        if not _empty(self.view(account)):
-            self._reopen(account)  # a close cut short after money arrived must not keep it shut
+        before = self._ledger_account(account)
+        if _holds_money(before):
+            if before is not None and before.flags & AccountFlags.CLOSED:
+                self._reopen(account)  # a close cut short after money arrived must not keep it shut
             raise AccountNotEmpty("move the remaining balance out before closing", param="account_id")
         closing_id = self._close_in_ledger(account)
-        if not _empty(self.view(account)):
+        if _holds_money(self._ledger_account(account)):
             self._void_closing(closing_id)
             raise AccountNotEmpty("money arrived as the account was closing: move it out first", param="account_id")
         now = self.d.now()
@@ -296,11 +294,12 @@ class AccountService:
         state = self.ledger.pending_state(closing_id)
         return state is not None and state.status == PendingStatus.PENDING
 
+    def _ledger_account(self, account: DepositAccount) -> Account | None:
+        found = self.ledger.lookup_accounts([account.id])
+        return found[0] if found else None
+
     def _reopen(self, account: DepositAccount) -> None:
         """Undo a close that the ledger made but the record never followed: void the closing still pending."""
-        found = self.ledger.lookup_accounts([account.id])
-        if not found or not found[0].flags & AccountFlags.CLOSED:
-            return
         # Every id of the sequence is looked at, not only up to the first unused one: a closing the ledger refused
         # has no pending state either, and the next id may be the one that closed it. This path is rare (a close
         # cut short by a crash), and the first id is almost always the one.

@@ -167,34 +167,31 @@ class TransferEffects:
             if code == "id_already_failed":
                 leg = next(leg for leg in record.legs if leg.role == role)
                 code = self.ledger.failed_result(leg.transfer.id) or code
+            now = self.d.now()
             with self.d.uow.begin() as tx:
                 self.records.set_status(
-                    tx, record.id, TransferStatus.FAILED, TransferStatus.PROCESSING, f"{role}/{code}", at=self.d.now()
+                    tx, record.id, TransferStatus.FAILED, TransferStatus.PROCESSING, f"{role}/{code}", at=now
                 )
                 self.d.audit.append(
-                    tx,
-                    _audit(principal, "transfer.failed", record, self.d.now(), {"leg": role, "result": code}),
+                    tx, _audit(principal, "transfer.failed", record, now, {"leg": role, "result": code})
                 )
             raise error_for(role, code)
         final = TransferStatus.SCHEDULED if record.scheduled_for is not None else TransferStatus.POSTED
         event = self._event(principal, "transfer.created", record)
         done = replace(record, status=final)  # what the row will hold: no need to read it back
+        now = self.d.now()
         with self.d.uow.begin() as tx:
             # False when a concurrent retry finished it first: then that retry wrote the audit and the event.
-            won = self.records.set_status(tx, record.id, final, TransferStatus.PROCESSING, at=self.d.now())
+            won = self.records.set_status(tx, record.id, final, TransferStatus.PROCESSING, at=now)
             if won:
-                self.d.audit.append(
-                    tx, _audit(principal, "transfer.created", record, self.d.now(), {"fee": record.fee})
-                )
+                self.d.audit.append(tx, _audit(principal, "transfer.created", record, now, {"fee": record.fee}))
                 self.d.outbox.add(tx, event)
                 if respond is not None:
                     respond(tx, done)
         if won:
             self.d.bus.publish([event])
             return done
-        current = self.records.get(record.id)
-        assert current is not None
-        return current
+        return self._current(record)
 
     # -- after creation -------------------------------------------------------------------------------------
 
@@ -258,14 +255,20 @@ class TransferEffects:
             role, code = failure
             if code == "id_already_failed":
                 continue  # an earlier try was refused; this one may go through now
-            self._move(principal, record, TransferStatus.POSTED, "transfer.reversal_refused", "",
-                       TransferStatus.REVERSING, detail={"result": f"{role}/{code}"}, publish=False)  # fmt: skip
-            if code == "exceeds_credits":
-                raise InsufficientFunds("the payee's account no longer holds the amount", param="transfer_id")
-            raise error_for(role, code)
+            result = f"{role}/{code}"
+            refused: PocketBankError = (
+                InsufficientFunds("the payee's account no longer holds the amount", param="transfer_id")
+                if code == "exceeds_credits"
+                else error_for(role, code)
+            )
+            break
+        else:
+            result = "too_many_attempts"
+            refused = TransferNotReversible("too many refused attempts to reverse this transfer")
+        # Refused: nothing moved, so the transfer is posted again.
         self._move(principal, record, TransferStatus.POSTED, "transfer.reversal_refused", "", TransferStatus.REVERSING,
-                   detail={"result": "too_many_attempts"}, publish=False)  # fmt: skip
-        raise TransferNotReversible("too many refused attempts to reverse this transfer")
+                   detail={"result": result}, publish=False)  # fmt: skip
+        raise refused
 
     def resume_stalled(self, before: int, limit: int, ledger_of: Callable[[str], int]) -> int:
         """Finish what a request died in the middle of, and that no retry has finished since. Returns how many.
