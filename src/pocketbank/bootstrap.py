@@ -90,6 +90,7 @@ class Container:
     def close(self) -> None:
         if self.relay is not None:
             self.relay.close()
+        self.transfers.close()  # its writers send their last chains to the ledger: before the ledger closes
         self.ledger.close()
         self.engine.dispose()
 
@@ -129,6 +130,7 @@ def build_container(
         limits=load_limit_policy(),
         directory=SqlCustomerDirectory(engine),
         step_up=auth_parts["auth"],
+        batch_writers=settings.transfer_batch_writers,
     )
     return Container(
         settings=settings,

@@ -18,6 +18,13 @@ class Settings(BaseSettings):
     group_commit_writers: int = Field(
         default=1, ge=0, le=16, description="Writer threads coalescing concurrent transfers; 0 turns it off"
     )
+    transfer_batch_writers: int = Field(
+        default=1,
+        ge=0,
+        le=16,
+        description="Writer threads recording, sending and finishing concurrent transfers together (one statement "
+        "per table for the lot); 0: each request writes its own",
+    )
     ledger_pool_size: int = Field(
         default=8,
         ge=2,

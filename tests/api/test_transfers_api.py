@@ -202,7 +202,8 @@ def _server_dies_writing_a_status(container: Container, why: str) -> Iterator[py
         raise RuntimeError(f"the server died {why}")
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(container.transfers.effects.records, "set_status", die)
+        for write in ("set_status", "set_status_many"):  # one transfer's, or a batch's (``transfer_submit``)
+            mp.setattr(container.transfers.effects.records, write, die)
         yield mp
 
 

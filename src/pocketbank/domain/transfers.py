@@ -73,6 +73,17 @@ class TransferRecord:
     legs: tuple[ChainLeg, ...] = ()  # the ledger chain, kept so a retry or the scheduler can resume it
 
 
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """A move of one record from ``expected`` to ``status``: it happens only if the record is still ``expected``
+    (compare-and-set), so of two requests finishing the same transfer exactly one writes its outcome."""
+
+    transfer_id: int
+    status: TransferStatus
+    expected: TransferStatus
+    reason: str = ""
+
+
 def transfer_id_for(customer_id: int, idempotency_key: str) -> int:
     """The transfer's id, derived from who asked and the request's idempotency key."""
     return derive_id("transfer", customer_id, idempotency_key)

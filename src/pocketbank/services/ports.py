@@ -41,6 +41,10 @@ class UnitOfWork(Protocol):
 class AuditLog(Protocol):
     def append(self, tx: Tx, record: AuditRecord) -> None: ...
 
+    def append_many(self, tx: Tx, records: Sequence[AuditRecord]) -> None:
+        """``append`` each, in order (the store may write them in fewer statements)."""
+        ...
+
     def verify(self, stream: str | None = None) -> list[str]:
         """Problems found in the hash chains (one stream, or all); empty when intact."""
         ...
@@ -48,6 +52,8 @@ class AuditLog(Protocol):
 
 class Outbox(Protocol):
     def add(self, tx: Tx, event: DomainEvent) -> None: ...
+
+    def add_many(self, tx: Tx, events: Sequence[DomainEvent]) -> None: ...
 
     def undispatched(self, limit: int = 1000) -> list[DomainEvent]: ...
 

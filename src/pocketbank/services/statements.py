@@ -19,7 +19,7 @@ from pocketbank.domain.transfers import TransferRecord
 from pocketbank.errors import InvalidId
 from pocketbank.services.accounts import AccountService
 from pocketbank.services.ledger import LedgerService
-from pocketbank.services.transfer_effects import TransferRecordStore
+from pocketbank.services.transfer_ports import TransferRecordStore
 
 MAX_PAGES = 20  # a filtered page reads at most this many ledger pages before it answers with what it found
 LEDGER_PAGE = 100  # ledger entries read at a time

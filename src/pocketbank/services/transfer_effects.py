@@ -7,70 +7,25 @@ chain's ids are fixed, so resubmitting it after a crash can only answer ``exists
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import replace
-from typing import Protocol
 
 from pocketbank.domain.accounts import fee_account_id
-from pocketbank.domain.audit import AuditRecord, audit_by
 from pocketbank.domain.channels import AuthMethod, Channel
-from pocketbank.domain.events import DomainEvent
-from pocketbank.domain.ids import IdKind, format_id
 from pocketbank.domain.principals import Principal, PrincipalKind
-from pocketbank.domain.transfers import (
-    ChainLeg,
-    TransferRecord,
-    TransferStatus,
-    chain_failure,
-    resolution_chain,
-    reversal_chain,
-)
+from pocketbank.domain.transfers import TransferRecord, TransferStatus, chain_failure, resolution_chain, reversal_chain
 from pocketbank.errors import (
-    AccountClosed,
-    Conflict,
     IdempotencyKeyReused,
     InsufficientFunds,
-    LimitExceeded,
     PocketBankError,
     TransferNotCancellable,
     TransferNotReversible,
 )
 from pocketbank.services.ledger import LedgerService
-from pocketbank.services.ports import Tx
+from pocketbank.services.transfer_ports import Respond, TransferRecordStore
+from pocketbank.services.transfer_submit import Submission, Submitter, audit_for, error_for, transfer_event
 from pocketbank.services.unit import UnitDeps
-
-
-class TransferRecordStore(Protocol):
-    def insert(self, tx: Tx, t: TransferRecord) -> bool: ...
-
-    def get(self, transfer_id: int) -> TransferRecord | None: ...
-
-    def set_status(
-        self,
-        tx: Tx,
-        transfer_id: int,
-        status: TransferStatus,
-        expected: TransferStatus,
-        reason: str = "",
-        *,
-        at: int,
-    ) -> bool:
-        """Move from ``expected`` to ``status``, remembering ``at`` (ns); False if something moved it first."""
-        ...
-
-    def due(self, now: int, limit: int = 500) -> list[TransferRecord]: ...
-
-    def stalled(self, before: int, limit: int = 100) -> list[TransferRecord]:
-        """Records still ``processing`` that were created at or before ``before`` (ns), and records ``reversing``
-        since then; oldest first."""
-        ...
-
-    def get_many(self, ids: list[int]) -> dict[int, TransferRecord]: ...
-
-
-# What a caller does in the unit of work that records a transfer's outcome (see ``TransferEffects.submit``).
-Respond = Callable[[Tx, TransferRecord], None]
 
 MAX_REVERSAL_ATTEMPTS = 50
 
@@ -87,47 +42,15 @@ def system_principal(record: TransferRecord) -> Principal:
     )
 
 
-def _audit(
-    principal: Principal, action: str, record: TransferRecord, at: int, detail: dict[str, object]
-) -> AuditRecord:
-    subject = format_id(IdKind.TRANSFER, record.id)
-    return audit_by(principal, action, subject, at, amount=record.amount, currency=record.currency, **detail)
-
-
-def error_for(role: str, code: str) -> PocketBankError:
-    """The customer-facing error for the leg that failed and the ledger's reason."""
-    if role.startswith("limit:") and code == "exceeds_credits":
-        scope = role.split(":")[1] + ":" + role.split(":")[2]
-        return LimitExceeded(f"this transfer is over your {scope} limit", scope=scope, limit=0)
-    if code == "exceeds_credits":
-        what = "the amount and its fee" if role == "fee" else "the amount"
-        return InsufficientFunds(f"the available balance does not cover {what}", param="amount")
-    if code in ("debit_account_already_closed", "credit_account_already_closed"):
-        return AccountClosed("one of the accounts is closed", param="to_account")
-    return Conflict(f"the ledger refused the transfer ({role}: {code})", param="amount")
-
-
-def raise_for_chain(ledger: LedgerService, legs: Sequence[ChainLeg], results: Sequence[str]) -> None:
-    """Raise the error that explains a failed chain; return when every leg applied or already existed."""
-    failure = chain_failure(legs, results)
-    if failure is None:
-        return
-    role, code = failure
-    if code == "id_already_failed":
-        # A retry of a chain that failed before: report the original reason, not the retry's.
-        leg = next(leg for leg in legs if leg.role == role)
-        code = ledger.failed_result(leg.transfer.id) or code
-    raise error_for(role, code)
-
-
 class TransferEffects:
     def __init__(
-        self,
-        deps: UnitDeps,
-        records: TransferRecordStore,
-        ledger: LedgerService,
+        self, deps: UnitDeps, records: TransferRecordStore, ledger: LedgerService, *, batch_writers: int = 0
     ) -> None:
         self.d, self.records, self.ledger = deps, records, ledger
+        self.submitter = Submitter(deps, records, ledger, writers=batch_writers)
+
+    def close(self) -> None:
+        self.submitter.close()
 
     # -- creation -------------------------------------------------------------------------------------------
 
@@ -153,45 +76,16 @@ class TransferEffects:
         return record
 
     def submit(self, principal: Principal, record: TransferRecord, respond: Respond | None = None) -> TransferRecord:
-        """Record the intent (if new), send the chain, and write the outcome back.
+        """Record the intent (if new), send the chain, and write the outcome back (``services.transfer_submit``,
+        in a batch with concurrent requests' transfers).
 
         ``respond`` runs in the unit of work that writes a successful outcome, with the record as it now stands,
         if this call is the one that writes it.
         """
-        with self.d.uow.single() as tx:
-            self.records.insert(tx, record)
-        results = [r.value for r in self.ledger.create_transfers([leg.transfer for leg in record.legs])]
-        failure = chain_failure(record.legs, results)
-        if failure is not None:
-            role, code = failure
-            if code == "id_already_failed":
-                leg = next(leg for leg in record.legs if leg.role == role)
-                code = self.ledger.failed_result(leg.transfer.id) or code
-            now = self.d.now()
-            with self.d.uow.begin() as tx:
-                self.records.set_status(
-                    tx, record.id, TransferStatus.FAILED, TransferStatus.PROCESSING, f"{role}/{code}", at=now
-                )
-                self.d.audit.append(
-                    tx, _audit(principal, "transfer.failed", record, now, {"leg": role, "result": code})
-                )
-            raise error_for(role, code)
-        final = TransferStatus.SCHEDULED if record.scheduled_for is not None else TransferStatus.POSTED
-        event = self._event(principal, "transfer.created", record)
-        done = replace(record, status=final)  # what the row will hold: no need to read it back
-        now = self.d.now()
-        with self.d.uow.begin() as tx:
-            # False when a concurrent retry finished it first: then that retry wrote the audit and the event.
-            won = self.records.set_status(tx, record.id, final, TransferStatus.PROCESSING, at=now)
-            if won:
-                self.d.audit.append(tx, _audit(principal, "transfer.created", record, now, {"fee": record.fee}))
-                self.d.outbox.add(tx, event)
-                if respond is not None:
-                    respond(tx, done)
-        if won:
-            self.d.bus.publish([event])
-            return done
-        return self._current(record)
+        submitted = self.submitter.submit(Submission(principal, record, respond))
+        if submitted.error is not None:
+            raise submitted.error
+        return submitted.record if submitted.record is not None else self._current(record)
 
     # -- after creation -------------------------------------------------------------------------------------
 
@@ -228,7 +122,7 @@ class TransferEffects:
                 )
                 if started:
                     detail: dict[str, object] = {"reason": reason}
-                    self.d.audit.append(tx, _audit(staff, "transfer.reversal_requested", record, now, detail))
+                    self.d.audit.append(tx, audit_for(staff, "transfer.reversal_requested", record, now, detail))
             record = (
                 replace(record, status=TransferStatus.REVERSING, reason=reason) if started else self._current(record)
             )
@@ -332,12 +226,12 @@ class TransferEffects:
         """Move the record from ``expected`` to ``status`` with its audit record (and event, with ``publish``), in
         one unit of work. False, writing nothing, when the record was not ``expected``: whoever moved it wrote
         those."""
-        event = self._event(principal, action, record) if publish else None
+        event = transfer_event(self.d, action, record) if publish else None
         now = self.d.now()
         with self.d.uow.begin() as tx:
             won = self.records.set_status(tx, record.id, status, expected, reason, at=now)
             if won:
-                self.d.audit.append(tx, _audit(principal, action, record, now, {"reason": reason, **(detail or {})}))
+                self.d.audit.append(tx, audit_for(principal, action, record, now, {"reason": reason, **(detail or {})}))
                 if event is not None:
                     self.d.outbox.add(tx, event)
         if won and event is not None:
@@ -348,15 +242,3 @@ class TransferEffects:
         current = self.records.get(record.id)
         assert current is not None  # records are never deleted
         return current
-
-    def _event(self, principal: Principal, action: str, record: TransferRecord) -> DomainEvent:
-        data = {
-            "transfer": format_id(IdKind.TRANSFER, record.id),
-            "customer": format_id(IdKind.CUSTOMER, record.customer_id),
-            "amount": record.amount,
-            "currency": record.currency,
-            "fee": record.fee,
-            "arrival": record.arrival,
-            "auth_method": record.auth_method,
-        }
-        return self.d.event(action, record.channel, self.d.now(), **data)

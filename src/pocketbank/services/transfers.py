@@ -68,7 +68,8 @@ from pocketbank.services.accounts import AccountService, owned_by
 from pocketbank.services.ledger import LedgerService
 from pocketbank.services.payees import PayeeService
 from pocketbank.services.ports import StepUpVerifier
-from pocketbank.services.transfer_effects import Respond, TransferEffects, TransferRecordStore
+from pocketbank.services.transfer_effects import TransferEffects
+from pocketbank.services.transfer_ports import Respond, TransferRecordStore
 from pocketbank.services.unit import UnitDeps
 
 # A request records its transfer (or a reversal), then sends the chain and writes the outcome within milliseconds.
@@ -164,12 +165,17 @@ class TransferService:
         limits: LimitPolicy,
         directory: CustomerDirectory,
         step_up: StepUpVerifier,
+        batch_writers: int = 0,
     ) -> None:
         self.d, self.records, self.accounts, self.payees, self.ledger = deps, records, accounts, payees, ledger
         self.assets, self.fees, self.limits = assets, fees, limits
         self.directory, self.step_up = directory, step_up
-        self.effects = TransferEffects(deps, records, ledger)
+        # ``batch_writers``: threads writing concurrent requests' transfers together (``services.transfer_submit``).
+        self.effects = TransferEffects(deps, records, ledger, batch_writers=batch_writers)
         self._funded: set[int] = set()  # limit allowance accounts known to exist and be funded
+
+    def close(self) -> None:
+        self.effects.close()
 
     # -- reading and quoting --------------------------------------------------------------------------------
 

@@ -12,7 +12,8 @@ the cache says.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from contextlib import suppress
 from itertools import groupby
 
@@ -20,6 +21,7 @@ from sqlalchemy import Connection, Engine, bindparam, exists, func, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 
 from pocketbank.domain.audit import GENESIS, AuditRecord, StoredAudit, chain_hash, fields, verify_chain
+from pocketbank.storage import bulk
 from pocketbank.storage.app_db import read_connection
 from pocketbank.storage.app_schema import audit_log as t
 from pocketbank.storage.fast_sql import FastStatement
@@ -45,6 +47,13 @@ def _append_statement(dialect: str, *, after_head: bool) -> FastStatement:
     return FastStatement(insert.from_select(_COLUMNS, values).on_conflict_do_nothing().returning(t.c.seq))
 
 
+# ``append``'s first try for many records of distinct streams: each goes in only if the head it was chained to (the
+# row before its seq, with its prev_hash) is there, and its own seq is free.
+_APPEND_MANY = (
+    f"INSERT INTO audit_log ({', '.join(_COLUMNS)}) SELECT v.* FROM {bulk.unnest(t, _COLUMNS)} "  # noqa: S608
+    "WHERE EXISTS (SELECT 1 FROM audit_log h WHERE h.stream = v.stream AND h.seq = v.seq - 1 "
+    "AND h.hash = v.prev_hash) ON CONFLICT DO NOTHING RETURNING stream"
+)
 _APPEND = {d: _append_statement(d, after_head=False) for d in ("postgresql", "sqlite")}
 _APPEND_AFTER_HEAD = {d: _append_statement(d, after_head=True) for d in ("postgresql", "sqlite")}
 HEADS_REMEMBERED = 20_000  # streams whose head a process keeps (~250 bytes each, ~5 MB); least recent goes first
@@ -82,6 +91,39 @@ class SqlAuditLog:
             if _APPEND[dialect].first(tx, params) is not None:
                 self._remember(stream, seq, digest)
                 return
+
+    def append_many(self, tx: Connection, records: Sequence[AuditRecord]) -> None:
+        """``append`` each record, in order within its stream.
+
+        On PostgreSQL the records whose stream has a remembered head, and no other record among these, go in one
+        statement, each inserted only if that head is still its stream's row (as ``append``'s first try); the
+        others, and any whose head proved stale, are appended one by one.
+        """
+        if tx.dialect.name != "postgresql" or len(records) < 2:
+            for record in records:
+                self.append(tx, record)
+            return
+        per_stream = Counter(r.stream for r in records)
+        rows = {}
+        for record in records:
+            head = self._heads.get(record.stream)
+            if head is not None and per_stream[record.stream] == 1:
+                seq, prev = head[0] + 1, head[1]
+                detail = json.dumps(record.detail, sort_keys=True, ensure_ascii=False)
+                digest = chain_hash(prev, record, seq)
+                rows[record.stream] = {**fields(record, seq), "detail": detail, "prev_hash": prev, "hash": digest}
+        inserted = set()
+        if len(rows) > 1:
+            values = list(rows.values())
+            inserted = {stream for (stream,) in bulk.execute(tx, _APPEND_MANY, bulk.arrays(t, _COLUMNS, values))}
+        for stream in inserted:
+            self._remember(stream, rows[stream]["seq"], rows[stream]["hash"])
+        for record in records:
+            if record.stream in inserted:
+                continue
+            if record.stream in rows:
+                self._heads.pop(record.stream, None)  # stale: straight to the locked read, not a second try
+            self.append(tx, record)
 
     def _remember(self, stream: str, seq: int, digest: str) -> None:
         """Keep the head this transaction wrote. If it rolls back, the next append finds the cache stale (above)."""

@@ -78,21 +78,32 @@ class FastStatement:
         values = {**plan.defaults, **params} if plan.defaults else dict(params)
         for name, process in plan.binds:
             values[name] = process(values[name])
-        driver = conn.connection.driver_connection
-        assert driver is not None
-        pg = key[0] == "postgresql"
-        if not conn.in_transaction() and not (pg and driver.autocommit):
-            # What SQLAlchemy's autobegin does: SQLite's BEGIN (the engine's hook), nothing on the wire for psycopg,
-            # and SQLAlchemy then knows there is a transaction to commit. An autocommit connection has none.
-            conn.begin()
         args = tuple(values[n] for n in plan.positional) if plan.positional is not None else values
-        if not pg:
-            return plan, driver.execute(plan.sql, args)  # sqlite3's connections take no weak references
-        cursor = _CURSORS.get(driver)
-        if cursor is None or cursor.closed:
-            cursor = _CURSORS[driver] = driver.cursor()
+        if key[0] != "postgresql":
+            return plan, _begun(conn).execute(plan.sql, args)  # sqlite3's connections take no weak references
+        cursor = driver_cursor(conn)
         cursor.execute(plan.sql, args)
         return plan, cursor
+
+
+def _begun(conn: Connection) -> Any:
+    """The DB-API connection of ``conn``, in the transaction SQLAlchemy would have begun for a statement."""
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    if not conn.in_transaction() and not (conn.dialect.name == "postgresql" and driver.autocommit):
+        # What SQLAlchemy's autobegin does: SQLite's BEGIN (the engine's hook), nothing on the wire for psycopg,
+        # and SQLAlchemy then knows there is a transaction to commit. An autocommit connection has none.
+        conn.begin()
+    return driver
+
+
+def driver_cursor(conn: Connection) -> Any:
+    """psycopg's cursor for ``conn`` (PostgreSQL only), reused across statements, with the transaction begun."""
+    driver = _begun(conn)
+    cursor = _CURSORS.get(driver)
+    if cursor is None or cursor.closed:
+        cursor = _CURSORS[driver] = driver.cursor()
+    return cursor
 
 
 def _rows(plan: _Plan, cursor: Any) -> list[Any]:

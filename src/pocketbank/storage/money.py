@@ -11,7 +11,8 @@ from sqlalchemy import ColumnElement, Connection, Engine, bindparam, func, inser
 from pocketbank.domain.accounts import AccountStatus, DepositAccount
 from pocketbank.domain.ledger import Transfer
 from pocketbank.domain.payees import Payee
-from pocketbank.domain.transfers import ChainLeg, TransferRecord, TransferStatus
+from pocketbank.domain.transfers import ChainLeg, StatusChange, TransferRecord, TransferStatus
+from pocketbank.storage import bulk
 from pocketbank.storage.app_db import insert_if_absent, read_connection
 from pocketbank.storage.fast_sql import FastStatement
 from pocketbank.storage.money_tables import deposit_accounts as da
@@ -32,6 +33,42 @@ _RECORD_STATUS = FastStatement(
     .where((tr.c.id == bindparam("record_id")) & (tr.c.status == bindparam("expected")))
     .values(status=bindparam("new_status"), reason=bindparam("new_reason"), status_at=bindparam("at"))
 )
+
+_RECORD_COLUMNS = tuple(c.key for c in tr.columns if c.key != "status_at")  # null until the status first changes
+_INSERT_RECORDS = bulk.insert_sql(tr, _RECORD_COLUMNS, skip_conflicts=True)
+_SET_STATUSES = (
+    "UPDATE transfer_records r SET status = v.status, reason = v.reason, status_at = %s "
+    "FROM unnest(%s::BYTEA[], %s::VARCHAR(16)[], %s::VARCHAR(16)[], %s::TEXT[]) AS v(id, status, expected, reason) "
+    "WHERE r.id = v.id AND r.status = v.expected RETURNING r.id"
+)
+
+
+def _record_row(t: TransferRecord) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "customer_id": t.customer_id,
+        "from_account": t.from_account,
+        "to_account": t.to_account,
+        "amount": t.amount,
+        "currency": t.currency,
+        "fee": t.fee,
+        "fee_rule": t.fee_rule,
+        "channel": t.channel,
+        "auth_method": t.auth_method,
+        "arrival": t.arrival,
+        "status": t.status.value,
+        "created_at": t.created_at,
+        "scheduled_for": t.scheduled_for,
+        "payee_id": t.payee_id,
+        "memo": t.memo,
+        "reason": t.reason,
+        "legs": legs_to_json(t.legs),
+    }
+
+
+def _change_row(c: StatusChange) -> dict[str, Any]:
+    return {"id": c.transfer_id, "status": c.status.value, "reason": c.reason}
+
 
 # Every field a client sets: a resumed chain must be the chain the ledger saw, field for field, or the ledger answers
 # ``exists_with_different_*`` for a leg it applied. The first eight are all that rows written before 2026-11-28 hold.
@@ -182,30 +219,29 @@ class SqlTransferRecordStore:
 
     def insert(self, tx: Connection, t: TransferRecord) -> bool:
         """Insert once; False when a retry finds the record already there (the first attempt's)."""
-        return insert_if_absent(
-            tx,
-            tr,
-            {
-                "id": t.id,
-                "customer_id": t.customer_id,
-                "from_account": t.from_account,
-                "to_account": t.to_account,
-                "amount": t.amount,
-                "currency": t.currency,
-                "fee": t.fee,
-                "fee_rule": t.fee_rule,
-                "channel": t.channel,
-                "auth_method": t.auth_method,
-                "arrival": t.arrival,
-                "status": t.status.value,
-                "created_at": t.created_at,
-                "scheduled_for": t.scheduled_for,
-                "payee_id": t.payee_id,
-                "memo": t.memo,
-                "reason": t.reason,
-                "legs": legs_to_json(t.legs),
-            },
-        )
+        return insert_if_absent(tx, tr, _record_row(t))
+
+    def insert_many(self, tx: Connection, records: Sequence[TransferRecord]) -> None:
+        """``insert`` each record, in one statement on PostgreSQL (one already there is left as it is)."""
+        if tx.dialect.name != "postgresql" or len(records) < 2:  # one row: the prepared single-row statement
+            for t in records:
+                self.insert(tx, t)
+            return
+        rows = [_record_row(t) for t in records]
+        bulk.execute(tx, _INSERT_RECORDS, bulk.arrays(tr, _RECORD_COLUMNS, rows))
+
+    def set_status_many(self, tx: Connection, changes: Sequence[StatusChange], *, at: int) -> set[int]:
+        """``set_status`` for each change, in one statement on PostgreSQL: the ids of the records that moved."""
+        if tx.dialect.name != "postgresql" or len(changes) < 2:  # one row: the prepared single-row statement
+            return {
+                c.transfer_id
+                for c in changes
+                if self.set_status(tx, c.transfer_id, c.status, c.expected, c.reason, at=at)
+            }
+        ids, statuses, reasons = bulk.arrays(tr, ("id", "status", "reason"), [_change_row(c) for c in changes])
+        expected = [c.expected.value for c in changes]
+        moved = bulk.execute(tx, _SET_STATUSES, [at, ids, statuses, expected, reasons])
+        return {int.from_bytes(bytes(r[0])) for r in moved}
 
     def get(self, transfer_id: int) -> TransferRecord | None:
         with read_connection(self.engine) as conn:

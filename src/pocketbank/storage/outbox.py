@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 
 from pocketbank.domain.events import DomainEvent
+from pocketbank.storage import bulk
 from pocketbank.storage.app_db import read_connection
 from pocketbank.storage.app_schema import outbox as t
 from pocketbank.storage.fast_sql import FastStatement
@@ -31,6 +32,18 @@ RELAY_IDLE_TIMEOUT = "60s"
 
 # Every money movement adds an event: through the driver (``storage.fast_sql``).
 _ADD = FastStatement(insert(t))
+_COLUMNS = ("id", "type", "occurred_at", "channel", "data")  # dispatched_at: null until the relay publishes it
+_ADD_MANY = bulk.insert_sql(t, _COLUMNS)
+
+
+def _row(event: DomainEvent) -> dict[str, object]:
+    return {
+        "id": event.id,
+        "type": event.type,
+        "occurred_at": event.occurred_at,
+        "channel": event.channel,
+        "data": json.dumps(event.data, sort_keys=True, ensure_ascii=False),
+    }
 
 
 class SqlOutbox:
@@ -38,14 +51,15 @@ class SqlOutbox:
         self.engine = engine
 
     def add(self, tx: Connection, event: DomainEvent) -> None:
-        row = {
-            "id": event.id,
-            "type": event.type,
-            "occurred_at": event.occurred_at,
-            "channel": event.channel,
-            "data": json.dumps(event.data, sort_keys=True, ensure_ascii=False),
-        }
-        _ADD.run(tx, row)
+        _ADD.run(tx, _row(event))
+
+    def add_many(self, tx: Connection, events: Sequence[DomainEvent]) -> None:
+        """``add`` each event, in one statement on PostgreSQL."""
+        if tx.dialect.name != "postgresql" or len(events) < 2:  # one row: the prepared single-row statement
+            for event in events:
+                self.add(tx, event)
+        else:
+            bulk.execute(tx, _ADD_MANY, bulk.arrays(t, _COLUMNS, [_row(e) for e in events]))
 
     def undispatched(self, limit: int = 1000) -> list[DomainEvent]:
         with read_connection(self.engine) as conn:

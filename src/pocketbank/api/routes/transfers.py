@@ -16,7 +16,7 @@ from pocketbank.domain.ledger import AMOUNT_MAX
 from pocketbank.domain.principals import Principal
 from pocketbank.domain.transfers import TransferRecord
 from pocketbank.services.ports import Tx
-from pocketbank.services.transfer_effects import Respond
+from pocketbank.services.transfer_ports import Respond
 from pocketbank.services.transfers import Quote, StepUpProof, TransferDraft
 
 router = APIRouter(prefix="/v1/transfers", tags=["transfers"])
