@@ -106,3 +106,21 @@ def test_an_id_outside_128_bits_is_refused(bad: int) -> None:
             encode([1, bad])
     with pytest.raises(ValueError, match="64-bit unsigned integer"):
         arr.user_data(8)([2**64])
+
+
+def test_any_text_comes_back_exactly(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    """What a memo or a JSON document can hold: quotes, backslashes, braces, commas, spaces at either end, the word
+    NULL, nothing at all, and any Unicode; None is NULL."""
+    values: list[str | None] = [
+        'say "hi"', "C:\\path\\", '\\"', "{a,b}", " padded ", "NULL", "", None, "房租 €5 😀", '{"k": "v\\n"}', ","
+    ]
+    assert read(conn, arr.texts(values), "text") == values
+    assert read(conn, arr.texts(values[:3]), "varchar(16)") == values[:3]
+    assert read(conn, arr.texts([]), "text") == []
+
+
+def test_nullable_integers_and_byte_strings(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    assert read(conn, arr.ints_or_null([INT8_MIN, None, 0, INT8_MAX]), "int8") == [INT8_MIN, None, 0, INT8_MAX]
+    assert read(conn, arr.byteas_or_null([b"\x00\xff", None, b""]), "bytea") == [b"\x00\xff", None, b""]
+    with pytest.raises(TypeError):
+        arr.ints_or_null([1.5])  # type: ignore[list-item]

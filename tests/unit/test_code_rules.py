@@ -16,7 +16,7 @@ SRC = Path(__file__).parents[2] / "src" / "pocketbank"
 MONEY_MODULES = [
     *sorted((SRC / "domain").rglob("*.py")),
     *(SRC / "services" / name for name in ("accounts.py", "payees.py", "statements.py", "transfers.py")),
-    SRC / "services" / "transfer_effects.py",
+    *(SRC / "services" / name for name in ("transfer_effects.py", "transfer_submit.py")),
     *(SRC / "storage" / name for name in ("money.py", "money_tables.py", "ledger_codec.py", "pg_arrays.py")),
     *(SRC / "storage" / name for name in ("ledger_store.py", "ledger_postgres.py", "ledger_sqlite.py")),
 ]

@@ -4,9 +4,11 @@ A batch goes to PostgreSQL as a few set-based statements over ``unnest`` of one 
 array dumper walks each list in Python, element by element, with a fixed cost per array on top: for a group-commit
 batch of thirty transfers (some thirty arrays) that was the biggest single cost in the writer thread, more than the
 state machine. The text form of the same array is one ``join`` over formatted numbers, done in C, and the server
-parses it as fast as it would the binary form. Every value here is an integer (ids, amounts, flags, timestamps) or
-one of the ledger's fixed result codes, so no quoting or escaping is ever needed, and the formats enforce it: an
-integer format refuses a float or a string, and a result code must match ``[a-z0-9_]+``.
+parses it as fast as it would the binary form. The ledger's values are integers (ids, amounts, flags, timestamps)
+and its fixed result codes, so they need no quoting or escaping, and the formats enforce it: an integer format
+refuses a float or a string, and a result code must match ``[a-z0-9_]+``. Free text (``texts``, for the application
+rows of ``storage.bulk``) is quoted element by element, with the two characters a quoted element cannot hold as they
+are, ``\\`` and ``"``, escaped.
 
 Ids are 128-bit integers stored as 16-byte big-endian ``bytea`` (so byte order is numeric order): the literal of
 each is ``\\x`` and 32 hex digits.
@@ -96,6 +98,28 @@ def tids(values: Sequence[str]) -> str:
 def byteas(values: Iterable[bytes]) -> str:
     """A ``bytea[]`` literal of byte strings (ids already encoded)."""
     return "{" + ",".join(["\\\\x" + v.hex() for v in values]) + "}"
+
+
+def texts(values: Iterable[str | None]) -> str:
+    """A ``text[]``/``varchar[]`` literal of any strings, None as NULL: each element quoted, its ``\\`` and ``"``
+    escaped, which is all a quoted element needs (``storage.bulk``'s memos, JSON, names)."""
+    return "{" + ",".join(["NULL" if v is None else '"' + _escape(v) + '"' for v in values]) + "}"
+
+
+def _escape(value: str) -> str:
+    if "\\" in value:
+        value = value.replace("\\", "\\\\")
+    return value.replace('"', '\\"') if '"' in value else value
+
+
+def ints_or_null(values: Iterable[int | None]) -> str:
+    """Like ``ints``, with None as NULL."""
+    return "{" + ",".join(["NULL" if v is None else _INT(v) for v in values]) + "}"
+
+
+def byteas_or_null(values: Iterable[bytes | None]) -> str:
+    """Like ``byteas``, with None as NULL."""
+    return "{" + ",".join(["NULL" if v is None else "\\\\x" + v.hex() for v in values]) + "}"
 
 
 def codes(values: Iterable[str]) -> str:
