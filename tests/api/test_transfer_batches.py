@@ -31,8 +31,8 @@ from money_helpers import (
 from pocketbank.bootstrap import Container, build_container
 from pocketbank.config import Settings
 from pocketbank.domain.clock import ManualClock
-from pocketbank.domain.ids import IdKind, format_id
-from pocketbank.domain.transfers import TransferStatus
+from pocketbank.domain.ids import IdKind, format_id, parse_id
+from pocketbank.domain.transfers import TransferStatus, transfer_id_for
 from pocketbank.services.transfer_effects import system_principal
 from pocketbank.services.transfer_submit import Submission, Submitted
 
@@ -216,4 +216,84 @@ def test_one_transfer_twice_in_a_batch_is_finished_once(
     assert [e.record.action for e in container.audit.entries() if e.record.subject == subject] == ["transfer.created"]
     assert [e.data["transfer"] for e in container.outbox.undispatched() if e.type == "transfer.created"] == [subject]
     assert balance(client, b) == yuan(100)
+    ledger_ok(container)
+
+
+def _steps_up_twice(
+    client: TestClient, container: Container, signup: Callable[..., SignedUp], teller: dict[str, str]
+) -> tuple[SignedUp, SignedUp, str, dict[str, Any]]:
+    """A funded customer, a payee, and one transfer's body whose SMS proof two requests will both present."""
+    relax_rate_limits(container)
+    a, b = signup(), signup()
+    deposit(client, teller, a.account_id, yuan(1_000))
+    payee = add_payee(client, a, b.account_id)
+    proof = step_up(client, container, a, yuan(100), payee)
+    return a, b, payee, transfer_body(a, yuan(100), payee_id=payee, proof=proof)
+
+
+def _verified(container: Container) -> list[str]:
+    return [e.record.subject for e in container.audit.entries() if e.record.action == "stepup.verified"]
+
+
+@pytest.mark.parametrize("together", [False, True], ids=["in turn", "in one batch"])
+def test_a_proof_checked_by_two_requests_approves_one_transfer(
+    client: TestClient,
+    container: Container,
+    signup: Callable[..., SignedUp],
+    teller: dict[str, str],
+    together: bool,
+) -> None:
+    """An SMS proof is checked by the request and spent with the record, in the batch: a replay under another key
+    that passed the check before the first was spent is refused there, records nothing and moves nothing, whether
+    it lands in the next batch or beside the original in the same one."""
+    a, b, payee, sent = _steps_up_twice(client, container, signup, teller)
+    if together:  # an unrelated transfer holds the writer; both requests queue behind it
+        c = signup()
+        deposit(client, teller, c.account_id, yuan(10))
+        c_payee = add_payee(client, c, b.account_id)
+        c_body = transfer_body(c, yuan(1), payee_id=c_payee, proof=step_up(client, container, c, yuan(1), c_payee))
+        holder, queued = (c, c_body, "c"), [(a, sent, "original"), (a, sent, "replay")]
+    else:  # the original holds the writer, its proof not yet spent; the replay passes the check and queues
+        holder, queued = (a, sent, "original"), [(a, sent, "replay")]
+    sizes, entered, release = _held_batches(container)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        answers = [pool.submit(post_transfer, client, *holder)]
+        assert entered.wait(30)
+        answers += [pool.submit(post_transfer, client, *q) for q in queued]
+        deadline = time.monotonic() + 30
+        while _queued(container) < len(queued):
+            assert time.monotonic() < deadline, "the requests never queued"
+            time.sleep(0.01)
+        release.set()
+        results = [f.result() for f in answers]
+    assert sizes == ([1, 2] if together else [1, 1])
+    mine = dict(zip(("original", "replay"), results[-2:], strict=True))
+    assert sorted(r.status_code for r in mine.values()) == [201, 403], [r.text for r in mine.values()]
+    refused_key = next(k for k, r in mine.items() if r.status_code == 403)
+    assert mine[refused_key].json()["code"] == "step_up_failed"
+    assert (balance(client, a), balance(client, b)) == (yuan(900), yuan(100 + (1 if together else 0)))
+    customer = parse_id(IdKind.CUSTOMER, a.id)
+    assert container.transfers.records.get(transfer_id_for(customer, refused_key)) is None
+    assert _verified(container).count(sent["step_up"]["challenge_id"]) == 1
+    # The refusal left no trace under its key: with a fresh proof it is a new transfer.
+    fresh = transfer_body(a, yuan(100), payee_id=payee, proof=step_up(client, container, a, yuan(100), payee))
+    assert post_transfer(client, a, fresh, refused_key).status_code == 201
+    assert container.audit.verify() == []
+    ledger_ok(container)
+
+
+def test_a_proof_is_not_spent_when_its_transfer_could_not_be_recorded(
+    client: TestClient, container: Container, signup: Callable[..., SignedUp], teller: dict[str, str]
+) -> None:
+    """The proof and the record commit together: a batch that fails before it commits spends nothing, so the retry
+    with the same proof goes through, and the proof is audited as verified once."""
+    a, b, _, sent = _steps_up_twice(client, container, signup, teller)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(container.transfers.effects.records, "insert_many", _database_gone)
+        assert post_transfer(client, a, sent, "k").status_code == 500
+    assert _verified(container) == []
+    again = post_transfer(client, a, sent, "k")
+    assert (again.status_code, again.json()["status"]) == (201, "posted"), again.text
+    assert _verified(container) == [sent["step_up"]["challenge_id"]]
+    assert (balance(client, a), balance(client, b)) == (yuan(900), yuan(100))
     ledger_ok(container)

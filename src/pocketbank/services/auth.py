@@ -15,6 +15,7 @@ the device, records when (new payees right after are capped, see ``device_truste
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -36,7 +37,7 @@ from pocketbank.services.auth_common import (
     verify_with_lockout,
 )
 from pocketbank.services.auth_ports import CodeRecord, CustomerRecord, DeviceRecord
-from pocketbank.services.ports import Tx
+from pocketbank.services.ports import StepUpPass, Tx
 from pocketbank.services.second_factors import ResealReport, SecondFactors, StepUpChallenge, TotpEnrolment
 from pocketbank.services.sessions import SessionManager, SessionTokens
 
@@ -291,6 +292,14 @@ class AuthService:
 
     def verify(self, principal: Principal, challenge_id: str, code: str, binding: str, now: int) -> AuthMethod:
         return self.factors.verify(principal, challenge_id, code, binding, now)
+
+    def check(
+        self, principal: Principal, challenge_id: str, code: str, binding: str, now: int
+    ) -> StepUpPass | AuthMethod:
+        return self.factors.check(principal, challenge_id, code, binding, now)
+
+    def spend_many(self, tx: Tx, passes: Sequence[StepUpPass], at: int) -> set[int]:
+        return self.factors.spend_many(tx, passes, at)
 
 
 def customer_only(principal: Principal) -> None:

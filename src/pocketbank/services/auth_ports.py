@@ -8,6 +8,7 @@ records never leave the services: the API renders separate views that carry no h
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
@@ -259,6 +260,10 @@ class AuthStore(Protocol):
     def count_challenge_attempt(self, tx: Tx, challenge_id: int) -> None: ...
 
     def use_challenge(self, tx: Tx, challenge_id: int, at: int) -> None: ...
+
+    def spend_challenges(self, tx: Tx, challenge_ids: Sequence[int], at: int, max_attempts: int) -> set[int]:
+        """Mark used each challenge still unused with fewer than ``max_attempts`` attempts; the ids marked."""
+        ...
 
 
 class StaffStore(Protocol):

@@ -151,6 +151,20 @@ class Authenticator(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class StepUpPass:
+    """A step-up proof checked and found good, not yet spent (``StepUpVerifier.check``).
+
+    The use case spends it (``spend_many``) in the unit of work that records what it approved, and appends
+    ``audit`` there: the proof is spent exactly when that commits, and if another request spent it first, the use
+    case records nothing and refuses, as a spent proof is refused.
+    """
+
+    challenge_id: int
+    method: AuthMethod
+    audit: AuditRecord  # stepup.verified
+
+
 class StepUpVerifier(Protocol):
     def verify(self, principal: Principal, challenge_id: str, code: str, binding: str, now: int) -> AuthMethod:
         """Consume a step-up proof bound to ``binding`` (``domain.stepup.binding_digest`` of amount and payee).
@@ -158,4 +172,17 @@ class StepUpVerifier(Protocol):
         Returns the method that was proven (sms, totp or pin), which selects the limit tier. Raises
         ``StepUpFailed`` when the code is wrong, used, expired, or was issued for a different binding.
         """
+        ...
+
+    def check(
+        self, principal: Principal, challenge_id: str, code: str, binding: str, now: int
+    ) -> StepUpPass | AuthMethod:
+        """``verify``, except that a good proof that nothing but its own row guards (an SMS code) is not spent
+        here: it comes back as a ``StepUpPass`` for the caller's unit of work. A TOTP or PIN proof, which also moves
+        the customer's replay guard, is verified and spent as ``verify`` does, and its method returned. Refusals
+        are ``verify``'s, with the same writes (attempts, audit)."""
+        ...
+
+    def spend_many(self, tx: Tx, passes: Sequence[StepUpPass], at: int) -> set[int]:
+        """Spend each pass whose challenge is still unspent and not out of attempts; the challenge ids spent."""
         ...

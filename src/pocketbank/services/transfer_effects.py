@@ -23,6 +23,7 @@ from pocketbank.errors import (
     TransferNotReversible,
 )
 from pocketbank.services.ledger import LedgerService
+from pocketbank.services.ports import StepUpPass, StepUpVerifier
 from pocketbank.services.transfer_ports import Respond, TransferRecordStore
 from pocketbank.services.transfer_submit import Submission, Submitter, audit_for, error_for, transfer_event
 from pocketbank.services.unit import UnitDeps
@@ -44,10 +45,16 @@ def system_principal(record: TransferRecord) -> Principal:
 
 class TransferEffects:
     def __init__(
-        self, deps: UnitDeps, records: TransferRecordStore, ledger: LedgerService, *, batch_writers: int = 0
+        self,
+        deps: UnitDeps,
+        records: TransferRecordStore,
+        ledger: LedgerService,
+        step_up: StepUpVerifier,
+        *,
+        batch_writers: int = 0,
     ) -> None:
         self.d, self.records, self.ledger = deps, records, ledger
-        self.submitter = Submitter(deps, records, ledger, writers=batch_writers)
+        self.submitter = Submitter(deps, records, ledger, step_up, writers=batch_writers)
 
     def close(self) -> None:
         self.submitter.close()
@@ -75,14 +82,21 @@ class TransferEffects:
             raise error_for(role, code)
         return record
 
-    def submit(self, principal: Principal, record: TransferRecord, respond: Respond | None = None) -> TransferRecord:
+    def submit(
+        self,
+        principal: Principal,
+        record: TransferRecord,
+        respond: Respond | None = None,
+        step_up: StepUpPass | None = None,
+    ) -> TransferRecord:
         """Record the intent (if new), send the chain, and write the outcome back (``services.transfer_submit``,
         in a batch with concurrent requests' transfers).
 
         ``respond`` runs in the unit of work that writes a successful outcome, with the record as it now stands,
-        if this call is the one that writes it.
+        if this call is the one that writes it. ``step_up``: the proof that approved the transfer, spent with its
+        record (``step_up_failed`` if another request spent it first).
         """
-        submitted = self.submitter.submit(Submission(principal, record, respond))
+        submitted = self.submitter.submit(Submission(principal, record, respond, step_up))
         if submitted.error is not None:
             raise submitted.error
         return submitted.record if submitted.record is not None else self._current(record)

@@ -8,8 +8,12 @@ PostgreSQL, whatever a statement holds.
 
 So concurrent requests take the steps together, through a ``GroupCommitter`` as the ledger's own group commit does:
 a writer thread takes every submission that queued while it wrote the last batch, writes all their records in one
-statement, sends all their chains in one ledger call, and writes all their outcomes in one unit of work with one
-statement per table. Each transfer keeps its own fate:
+statement (spending the SMS step-up proofs that approved them, checked but not spent by the request: see
+``StepUpVerifier.check``), sends all their chains in one ledger call, and writes all their outcomes in one unit of
+work with one statement per table. Each transfer keeps its own fate:
+
+- a proof is spent by a compare-and-set with its transfer's record, so a proof that another request spent first
+  (a replay racing the original) records nothing and is refused as a spent proof is;
 
 - the chains sit side by side in the ledger call, and each linked chain applies or fails on its own;
 - each outcome is a compare-and-set on its own record (``StatusChange``), so a submission whose transfer another
@@ -30,9 +34,17 @@ from pocketbank.domain.events import DomainEvent
 from pocketbank.domain.ids import IdKind, format_id
 from pocketbank.domain.principals import Principal
 from pocketbank.domain.transfers import StatusChange, TransferRecord, TransferStatus, chain_failure
-from pocketbank.errors import AccountClosed, Conflict, InsufficientFunds, LimitExceeded, PocketBankError
+from pocketbank.errors import (
+    AccountClosed,
+    Conflict,
+    InsufficientFunds,
+    LimitExceeded,
+    PocketBankError,
+    StepUpFailed,
+)
 from pocketbank.services.group_commit import GroupCommitter
 from pocketbank.services.ledger import LedgerService
+from pocketbank.services.ports import StepUpPass, StepUpVerifier
 from pocketbank.services.transfer_ports import Respond, TransferRecordStore
 from pocketbank.services.unit import UnitDeps
 
@@ -60,6 +72,11 @@ def transfer_event(deps: UnitDeps, action: str, record: TransferRecord) -> Domai
     return deps.event(action, record.channel, deps.now(), **data)
 
 
+def _proof_spent() -> StepUpFailed:
+    """A checked proof that another request spent first: refused as ``StepUpVerifier.verify`` refuses a spent one."""
+    return StepUpFailed("the step-up code is wrong, expired or for a different request", param="code")
+
+
 def error_for(role: str, code: str) -> PocketBankError:
     """The customer-facing error for the leg that failed and the ledger's reason."""
     if role.startswith("limit:") and code == "exceeds_credits":
@@ -78,6 +95,7 @@ class Submission:
     principal: Principal
     record: TransferRecord  # as recorded before its chain is sent: ``processing``
     respond: Respond | None = None  # run in the unit of work that writes a successful outcome, if this one does
+    step_up: StepUpPass | None = None  # the proof that approved it, spent with the record
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,9 +118,15 @@ class _Decided:
 
 class Submitter:
     def __init__(
-        self, deps: UnitDeps, records: TransferRecordStore, ledger: LedgerService, *, writers: int = 0
+        self,
+        deps: UnitDeps,
+        records: TransferRecordStore,
+        ledger: LedgerService,
+        step_up: StepUpVerifier,
+        *,
+        writers: int = 0,
     ) -> None:
-        self.d, self.records, self.ledger = deps, records, ledger
+        self.d, self.records, self.ledger, self.step_up = deps, records, ledger, step_up
         self._batches: GroupCommitter[Submission, Submitted] | None = None
         if writers > 0:
             self._batches = GroupCommitter(self._apply, writers=writers, max_batch=MAX_BATCH, name="transfers")
@@ -126,12 +150,34 @@ class Submitter:
     def submit_many(self, batch: Sequence[Submission], handoff: Callable[[], None] | None = None) -> list[Submitted]:
         """The three steps for every submission of ``batch``; one answer each, in order. ``handoff``: called once
         the records are written, to let another writer start forming the next batch meanwhile."""
-        with self.d.uow.single() as tx:  # each record may commit alone: a retry or the scheduler finishes it
-            self.records.insert_many(tx, [s.record for s in batch])
+        recorded = self._record(batch)
         if handoff is not None:
             handoff()
-        decided = self._send(batch)
-        return self._finish(decided)
+        kept = [s for s, spent in zip(batch, recorded, strict=True) if spent]
+        finished = iter(self._finish(self._send(kept)))
+        return [next(finished) if spent else Submitted(None, _proof_spent()) for spent in recorded]
+
+    def _record(self, batch: Sequence[Submission]) -> list[bool]:
+        """Write the records, spending the proofs that approved them: False for a submission whose proof another
+        request spent first (or spends earlier in this batch), which is recorded nowhere."""
+        passes = [s.step_up for s in batch if s.step_up is not None]
+        if not passes:
+            with self.d.uow.single() as tx:  # each record may commit alone: a retry or the scheduler finishes it
+                self.records.insert_many(tx, [s.record for s in batch])
+            return [True] * len(batch)
+        with self.d.uow.begin() as tx:
+            spendable = self.step_up.spend_many(tx, passes, self.d.now())
+            recorded = []
+            for s in batch:
+                if s.step_up is None:
+                    recorded.append(True)
+                    continue
+                recorded.append(s.step_up.challenge_id in spendable)
+                spendable.discard(s.step_up.challenge_id)  # one proof approves one transfer
+            kept = [s for s, spent in zip(batch, recorded, strict=True) if spent]
+            self.d.audit.append_many(tx, [s.step_up.audit for s in kept if s.step_up is not None])
+            self.records.insert_many(tx, [s.record for s in kept])
+        return recorded
 
     def _send(self, batch: Sequence[Submission]) -> list[_Decided]:
         """Every chain in one ledger call, side by side; each submission's outcome from its own chain's results."""
@@ -158,6 +204,8 @@ class Submitter:
 
     def _finish(self, decided: Sequence[_Decided]) -> list[Submitted]:
         """Write every outcome in one unit of work; publish the events once it has committed."""
+        if not decided:
+            return []
         now = self.d.now()
         audits: list[AuditRecord] = []
         events: list[DomainEvent] = []

@@ -6,7 +6,9 @@ Creating a transfer, in order:
    retry whose first response was lost) it is returned as it is, before anything else is checked: the step-up
    code of the first attempt is spent, and the money must not move twice. If it asks for another payment (the
    key's stored response was purged after its retention, and the key reused) it is refused, never returned;
-2. accounts, payee and amount are checked; the step-up proof must match this amount and payee exactly;
+2. accounts, payee and amount are checked; the step-up proof must match this amount and payee exactly (an SMS
+   proof is checked here and spent with the transfer's record in step 4, so it is spent exactly when the transfer
+   is recorded);
 3. the fee comes from the fee schedule for the channel; per-transaction and cooling-off caps are checked, in the
    transfer's currency (its own limit schedule; a currency without one is refused, never left unlimited);
 4. the transfer is recorded as ``processing`` with its chain (new ledger ids, ``domain.transfers``), then the chain
@@ -67,7 +69,7 @@ from pocketbank.errors import (
 from pocketbank.services.accounts import AccountService, owned_by
 from pocketbank.services.ledger import LedgerService
 from pocketbank.services.payees import PayeeService
-from pocketbank.services.ports import StepUpVerifier
+from pocketbank.services.ports import StepUpPass, StepUpVerifier
 from pocketbank.services.transfer_effects import TransferEffects
 from pocketbank.services.transfer_ports import Respond, TransferRecordStore
 from pocketbank.services.unit import UnitDeps
@@ -171,7 +173,7 @@ class TransferService:
         self.assets, self.fees, self.limits = assets, fees, limits
         self.directory, self.step_up = directory, step_up
         # ``batch_writers``: threads writing concurrent requests' transfers together (``services.transfer_submit``).
-        self.effects = TransferEffects(deps, records, ledger, batch_writers=batch_writers)
+        self.effects = TransferEffects(deps, records, ledger, step_up, batch_writers=batch_writers)
         self._funded: set[int] = set()  # limit allowance accounts known to exist and be funded
 
     def close(self) -> None:
@@ -273,8 +275,11 @@ class TransferService:
         if proof is None:
             raise StepUpRequired("confirm this transfer with a step-up code", param="step_up")
         binding = binding_digest(principal.public_id, draft.amount, draft.currency, draft.destination_ref)
-        method = self.step_up.verify(principal, proof.challenge_id, proof.code, binding, self.d.now())
-        return self._execute(principal, principal.id, draft, r, transfer_id, method, respond)
+        # An SMS proof is checked here and spent with the transfer's record, in the batch (``transfer_submit``).
+        checked = self.step_up.check(principal, proof.challenge_id, proof.code, binding, self.d.now())
+        if isinstance(checked, StepUpPass):
+            return self._execute(principal, principal.id, draft, r, transfer_id, checked.method, respond, checked)
+        return self._execute(principal, principal.id, draft, r, transfer_id, checked, respond)
 
     def create_at_counter(
         self,
@@ -305,6 +310,7 @@ class TransferService:
         transfer_id: int,
         method: AuthMethod,
         respond: Respond | None = None,
+        step_up: StepUpPass | None = None,
     ) -> TransferRecord:
         quote = self._quote(principal, draft, r)
         limit_legs = self._limit_legs(principal, customer_id, draft, r, method, transfer_id)
@@ -341,7 +347,7 @@ class TransferService:
             memo=draft.memo,
             legs=tuple(legs),
         )
-        return self.effects.submit(principal, record, respond)
+        return self.effects.submit(principal, record, respond, step_up)
 
     def _limit_legs(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, Select, bindparam, insert, select, update
@@ -9,6 +10,7 @@ from sqlalchemy import Connection, Engine, Row, Select, bindparam, insert, selec
 from pocketbank.domain.channels import AuthMethod, Channel
 from pocketbank.domain.principals import PrincipalKind, StaffRole
 from pocketbank.services.auth_ports import ChallengeRecord, CodeRecord, DeviceRecord, SessionRecord
+from pocketbank.storage import bulk, pg_arrays
 from pocketbank.storage.customers_tables import devices, one_time_codes, sessions, spent_refresh_tokens
 from pocketbank.storage.customers_tables import step_up_challenges as challenges
 from pocketbank.storage.fast_sql import FastStatement
@@ -56,6 +58,21 @@ _CHALLENGE = FastStatement(_CHALLENGE_BY_ID)
 _CHALLENGE_LOCKED = FastStatement(_CHALLENGE_BY_ID.with_for_update())
 _USE_CHALLENGE = FastStatement(
     update(challenges).where(challenges.c.id == bindparam("cid")).values(used_at=bindparam("at"))
+)
+# Spend a checked proof unless it was spent or used up meanwhile (compare-and-set; RETURNING names the ones spent).
+_SPEND_CHALLENGE = FastStatement(
+    update(challenges)
+    .where(
+        (challenges.c.id == bindparam("cid"))
+        & challenges.c.used_at.is_(None)
+        & (challenges.c.attempts < bindparam("max_attempts"))
+    )
+    .values(used_at=bindparam("at"))
+    .returning(challenges.c.id)
+)
+_SPEND_CHALLENGES = (
+    "UPDATE step_up_challenges SET used_at = %s WHERE id = ANY(%s::bytea[]) AND used_at IS NULL AND attempts < %s "
+    "RETURNING id"
 )
 
 
@@ -249,3 +266,10 @@ class SqlAuthStore:
 
     def use_challenge(self, tx: Connection, challenge_id: int, at: int) -> None:
         _USE_CHALLENGE.run(tx, {"cid": challenge_id, "at": at})
+
+    def spend_challenges(self, tx: Connection, challenge_ids: Sequence[int], at: int, max_attempts: int) -> set[int]:
+        if tx.dialect.name != "postgresql" or len(challenge_ids) < 2:
+            params = {"at": at, "max_attempts": max_attempts}
+            return {cid for cid in challenge_ids if _SPEND_CHALLENGE.first(tx, {**params, "cid": cid}) is not None}
+        ids = pg_arrays.ids(challenge_ids)
+        return {int.from_bytes(bytes(r[0])) for r in bulk.execute(tx, _SPEND_CHALLENGES, [at, ids, max_attempts])}
