@@ -112,7 +112,17 @@ def test_any_text_comes_back_exactly(conn: psycopg.Connection[tuple[object, ...]
     """What a memo or a JSON document can hold: quotes, backslashes, braces, commas, spaces at either end, the word
     NULL, nothing at all, and any Unicode; None is NULL."""
     values: list[str | None] = [
-        'say "hi"', "C:\\path\\", '\\"', "{a,b}", " padded ", "NULL", "", None, "房租 €5 😀", '{"k": "v\\n"}', ","
+        'say "hi"',
+        "C:\\path\\",
+        '\\"',
+        "{a,b}",
+        " padded ",
+        "NULL",
+        "",
+        None,
+        "房租 €5 😀",
+        '{"k": "v\\n"}',
+        ",",
     ]
     assert read(conn, arr.texts(values), "text") == values
     assert read(conn, arr.texts(values[:3]), "varchar(16)") == values[:3]
