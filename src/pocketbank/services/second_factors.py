@@ -244,7 +244,7 @@ class SecondFactors:
         spent (one statement instead of a transaction of four); anything else goes through ``_verify``, which reads
         the challenge again under its lock and decides (and writes) as it always does."""
         cid = self._challenge_id(principal, challenge_id, now)
-        with self.d.uow.single() as tx:
+        with self.d.uow.read() as tx:  # not locked: the spend is a compare-and-set
             ch = self.d.store.get_challenge(tx, cid)
         if (
             ch is not None
