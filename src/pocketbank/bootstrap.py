@@ -130,6 +130,7 @@ def build_container(
         limits=load_limit_policy(),
         directory=SqlCustomerDirectory(engine),
         step_up=auth_parts["auth"],
+        replies=idempotency,
         batch_writers=settings.transfer_batch_writers,
     )
     return Container(

@@ -25,7 +25,7 @@ from fastapi.responses import Response
 
 from pocketbank.api.errors import PROBLEM, STATUS, TYPE_BASE, request_id
 from pocketbank.errors import IdempotencyKeyRequired, InvalidId, PocketBankError
-from pocketbank.services.ports import IdempotencyStore, IdempotentResponse, Tx
+from pocketbank.services.ports import IdempotencyStore, IdempotentResponse, Reply, Tx
 
 LEASE_NS = 60 * 1_000_000_000
 # Statuses of refusals that leave no trace: everything else (success, insufficient funds, a limit) is stored and
@@ -58,6 +58,12 @@ class Completion:
         response = IdempotentResponse(status, _json(body))
         self._store.complete(self._principal, self._key, response, self._now, tx=tx)
         self.stored = response
+
+    def reply(self, status: int, body: Any) -> Reply:
+        """The response for the operation to store itself (``IdempotencyStore.complete_many``), in its unit of work;
+        it is the answer if that commits."""
+        self.stored = IdempotentResponse(status, _json(body))
+        return Reply(self._principal, self._key, self.stored)
 
 
 def _json(body: Any) -> str:

@@ -71,6 +71,15 @@ class IdempotentResponse:
 
 
 @dataclass(frozen=True, slots=True)
+class Reply:
+    """A response to store under a claimed key, for its retries to replay (``IdempotencyStore.complete_many``)."""
+
+    principal: str
+    key: str
+    response: IdempotentResponse
+
+
+@dataclass(frozen=True, slots=True)
 class IdempotencyClaim:
     """The outcome of claiming a key: ``replay`` holds the stored response of a completed first request."""
 
@@ -89,6 +98,10 @@ class IdempotencyStore(Protocol):
     def complete(self, principal: str, key: str, response: IdempotentResponse, now: int, tx: Tx | None = None) -> None:
         """Store the response to replay. With ``tx``, inside that unit of work: the response is then stored exactly
         when the outcome it describes commits, and never without it (Stripe's "atomic phases")."""
+        ...
+
+    def complete_many(self, tx: Tx, replies: Sequence[Reply]) -> None:
+        """``complete`` each, inside the unit of work ``tx`` (the store may write them in one statement)."""
         ...
 
     def release(self, principal: str, key: str) -> None:

@@ -23,7 +23,7 @@ from pocketbank.errors import (
     TransferNotReversible,
 )
 from pocketbank.services.ledger import LedgerService
-from pocketbank.services.ports import StepUpPass, StepUpVerifier
+from pocketbank.services.ports import IdempotencyStore, StepUpPass, StepUpVerifier
 from pocketbank.services.transfer_ports import Respond, TransferRecordStore
 from pocketbank.services.transfer_submit import Submission, Submitter, audit_for, error_for, transfer_event
 from pocketbank.services.unit import UnitDeps
@@ -50,11 +50,12 @@ class TransferEffects:
         records: TransferRecordStore,
         ledger: LedgerService,
         step_up: StepUpVerifier,
+        replies: IdempotencyStore,
         *,
         batch_writers: int = 0,
     ) -> None:
         self.d, self.records, self.ledger = deps, records, ledger
-        self.submitter = Submitter(deps, records, ledger, step_up, writers=batch_writers)
+        self.submitter = Submitter(deps, records, ledger, step_up, replies, writers=batch_writers)
 
     def close(self) -> None:
         self.submitter.close()
@@ -92,9 +93,9 @@ class TransferEffects:
         """Record the intent (if new), send the chain, and write the outcome back (``services.transfer_submit``,
         in a batch with concurrent requests' transfers).
 
-        ``respond`` runs in the unit of work that writes a successful outcome, with the record as it now stands,
-        if this call is the one that writes it. ``step_up``: the proof that approved the transfer, spent with its
-        record (``step_up_failed`` if another request spent it first).
+        ``respond`` makes the caller's answer from the record as it now stands, stored in the unit of work that
+        writes a successful outcome, if this call is the one that writes it. ``step_up``: the proof that approved
+        the transfer, spent with its record (``step_up_failed`` if another request spent it first).
         """
         submitted = self.submitter.submit(Submission(principal, record, respond, step_up))
         if submitted.error is not None:

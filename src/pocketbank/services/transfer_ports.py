@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from pocketbank.domain.transfers import StatusChange, TransferRecord, TransferStatus
-from pocketbank.services.ports import Tx
+from pocketbank.services.ports import Reply, Tx
 
 
 class TransferRecordStore(Protocol):
@@ -45,5 +45,6 @@ class TransferRecordStore(Protocol):
     def get_many(self, ids: list[int]) -> dict[int, TransferRecord]: ...
 
 
-# What a caller does in the unit of work that records a transfer's outcome (see ``TransferEffects.submit``).
-Respond = Callable[[Tx, TransferRecord], None]
+# What a caller stores with a transfer's outcome, in the unit of work that writes it: its answer to the request,
+# made from the record as it now stands (see ``TransferEffects.submit``).
+Respond = Callable[[TransferRecord], Reply]

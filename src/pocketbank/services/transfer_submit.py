@@ -44,7 +44,7 @@ from pocketbank.errors import (
 )
 from pocketbank.services.group_commit import GroupCommitter
 from pocketbank.services.ledger import LedgerService
-from pocketbank.services.ports import StepUpPass, StepUpVerifier
+from pocketbank.services.ports import IdempotencyStore, Reply, StepUpPass, StepUpVerifier
 from pocketbank.services.transfer_ports import Respond, TransferRecordStore
 from pocketbank.services.unit import UnitDeps
 
@@ -94,7 +94,7 @@ def error_for(role: str, code: str) -> PocketBankError:
 class Submission:
     principal: Principal
     record: TransferRecord  # as recorded before its chain is sent: ``processing``
-    respond: Respond | None = None  # run in the unit of work that writes a successful outcome, if this one does
+    respond: Respond | None = None  # its answer, stored with a successful outcome if this submission writes it
     step_up: StepUpPass | None = None  # the proof that approved it, spent with the record
 
 
@@ -123,10 +123,11 @@ class Submitter:
         records: TransferRecordStore,
         ledger: LedgerService,
         step_up: StepUpVerifier,
+        replies: IdempotencyStore,
         *,
         writers: int = 0,
     ) -> None:
-        self.d, self.records, self.ledger, self.step_up = deps, records, ledger, step_up
+        self.d, self.records, self.ledger, self.step_up, self.replies = deps, records, ledger, step_up, replies
         self._batches: GroupCommitter[Submission, Submitted] | None = None
         if writers > 0:
             self._batches = GroupCommitter(self._apply, writers=writers, max_batch=MAX_BATCH, name="transfers")
@@ -180,14 +181,13 @@ class Submitter:
         return recorded
 
     def _send(self, batch: Sequence[Submission]) -> list[_Decided]:
-        """Every chain in one ledger call, side by side; each submission's outcome from its own chain's results."""
-        results = self.ledger.create_transfers([leg.transfer for s in batch for leg in s.record.legs])
+        """Every chain in one ledger transaction, each its own segment, applied in this thread: the batch is the
+        group commit already, and handing it to the ledger's own writer thread cost two thread switches."""
+        chains = self.ledger.create_transfer_batches([[leg.transfer for leg in s.record.legs] for s in batch])
         decided = []
-        start = 0
-        for s in batch:
+        for s, chain in zip(batch, chains, strict=True):
             legs = s.record.legs
-            own = [r.value for r in results[start : start + len(legs)]]
-            start += len(legs)
+            own = [r.value for r in chain]
             failure = chain_failure(legs, own)
             if failure is None:
                 final = TransferStatus.SCHEDULED if s.record.scheduled_for is not None else TransferStatus.POSTED
@@ -209,7 +209,7 @@ class Submitter:
         now = self.d.now()
         audits: list[AuditRecord] = []
         events: list[DomainEvent] = []
-        answers: list[tuple[Respond, TransferRecord]] = []
+        replies: list[Reply] = []
         submitted: list[Submitted] = []
         with self.d.uow.begin() as tx:
             moved = self.records.set_status_many(tx, [d.change for d in decided], at=now)
@@ -233,12 +233,11 @@ class Submitter:
                 audits.append(audit_for(s.principal, "transfer.created", record, now, {"fee": record.fee}))
                 events.append(transfer_event(self.d, "transfer.created", record))
                 if s.respond is not None:
-                    answers.append((s.respond, done))
+                    replies.append(s.respond(done))
                 submitted.append(Submitted(done))
             self.d.audit.append_many(tx, audits)
             self.d.outbox.add_many(tx, events)
-            for respond, done in answers:
-                respond(tx, done)
+            self.replies.complete_many(tx, replies)
         if events:
             self.d.bus.publish(events)
         return submitted

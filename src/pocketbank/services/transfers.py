@@ -69,7 +69,7 @@ from pocketbank.errors import (
 from pocketbank.services.accounts import AccountService, owned_by
 from pocketbank.services.ledger import LedgerService
 from pocketbank.services.payees import PayeeService
-from pocketbank.services.ports import StepUpPass, StepUpVerifier
+from pocketbank.services.ports import IdempotencyStore, StepUpPass, StepUpVerifier
 from pocketbank.services.transfer_effects import TransferEffects
 from pocketbank.services.transfer_ports import Respond, TransferRecordStore
 from pocketbank.services.unit import UnitDeps
@@ -167,13 +167,14 @@ class TransferService:
         limits: LimitPolicy,
         directory: CustomerDirectory,
         step_up: StepUpVerifier,
+        replies: IdempotencyStore,
         batch_writers: int = 0,
     ) -> None:
         self.d, self.records, self.accounts, self.payees, self.ledger = deps, records, accounts, payees, ledger
         self.assets, self.fees, self.limits = assets, fees, limits
         self.directory, self.step_up = directory, step_up
         # ``batch_writers``: threads writing concurrent requests' transfers together (``services.transfer_submit``).
-        self.effects = TransferEffects(deps, records, ledger, step_up, batch_writers=batch_writers)
+        self.effects = TransferEffects(deps, records, ledger, step_up, replies, batch_writers=batch_writers)
         self._funded: set[int] = set()  # limit allowance accounts known to exist and be funded
 
     def close(self) -> None:
@@ -265,8 +266,8 @@ class TransferService:
         proof: StepUpProof | None,
         respond: Respond | None = None,
     ) -> TransferRecord:
-        """``respond`` runs in the unit of work that records the transfer's outcome, when this call is the one that
-        records it: the caller stores its answer there (the API's idempotent response), with the outcome."""
+        """``respond`` makes the caller's answer (the API's idempotent response) from the transfer as recorded; it
+        is stored in the unit of work that records the transfer's outcome, when this call is the one that does."""
         transfer_id = transfer_id_for(principal.id, idempotency_key)
         done = self.effects.existing(principal, transfer_id, draft.matches)
         if done is not None:

@@ -7,10 +7,13 @@ again (safe: the transfer's id is derived from the key, and a retry resubmits it
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import Connection, Engine, bindparam, delete, select, tuple_, update
 
 from pocketbank.errors import IdempotencyKeyInUse, IdempotencyKeyReused
-from pocketbank.services.ports import IdempotencyClaim, IdempotentResponse
+from pocketbank.services.ports import IdempotencyClaim, IdempotentResponse, Reply
+from pocketbank.storage import bulk, pg_arrays
 from pocketbank.storage.app_db import insert_if_absent, statement_transactions
 from pocketbank.storage.app_schema import idempotency_keys as t
 from pocketbank.storage.fast_sql import FastStatement
@@ -20,6 +23,12 @@ _COMPLETE = FastStatement(
     update(t)
     .where((t.c.principal == bindparam("p")) & (t.c.key == bindparam("k")))
     .values(state="done", status=bindparam("new_status"), body=bindparam("new_body"))
+)
+
+_COMPLETE_MANY = (
+    "UPDATE idempotency_keys k SET state = 'done', status = v.status, body = v.body "
+    "FROM unnest(%s::VARCHAR(64)[], %s::VARCHAR(255)[], %s::INTEGER[], %s::TEXT[]) AS v(principal, key, status, body) "
+    "WHERE k.principal = v.principal AND k.key = v.key"
 )
 
 
@@ -73,6 +82,19 @@ class SqlIdempotencyStore:
             return
         with statement_transactions(self.engine) as conn:
             _COMPLETE.run(conn, params)
+
+    def complete_many(self, tx: Connection, replies: Sequence[Reply]) -> None:
+        if tx.dialect.name != "postgresql" or len(replies) < 2:  # one row: the prepared single-row statement
+            for r in replies:
+                self.complete(r.principal, r.key, r.response, 0, tx=tx)
+            return
+        columns = [
+            pg_arrays.texts([r.principal for r in replies]),
+            pg_arrays.texts([r.key for r in replies]),
+            pg_arrays.ints([r.response.status for r in replies]),
+            pg_arrays.texts([r.response.body for r in replies]),
+        ]
+        bulk.execute(tx, _COMPLETE_MANY, columns)
 
     def release(self, principal: str, key: str) -> None:
         with statement_transactions(self.engine) as conn:

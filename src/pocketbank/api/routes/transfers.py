@@ -15,7 +15,7 @@ from pocketbank.domain.ids import IdKind, format_id, parse_id
 from pocketbank.domain.ledger import AMOUNT_MAX
 from pocketbank.domain.principals import Principal
 from pocketbank.domain.transfers import TransferRecord
-from pocketbank.services.ports import Tx
+from pocketbank.services.ports import Reply
 from pocketbank.services.transfer_ports import Respond
 from pocketbank.services.transfers import Quote, StepUpProof, TransferDraft
 
@@ -120,11 +120,11 @@ def transfer_out(t: TransferRecord) -> TransferOut:
 
 
 def created(complete: Completion, create: Callable[[Respond], TransferRecord]) -> tuple[int, object]:
-    """A new transfer's 201, stored with its outcome: ``create`` runs the service with a ``respond`` that stores it
-    in the unit of work that records the transfer (see ``run_idempotent``, which then answers with exactly that)."""
+    """A new transfer's 201, stored with its outcome: ``create`` runs the service with a ``respond`` that makes it,
+    for the unit of work that records the transfer (see ``run_idempotent``, which then answers with exactly that)."""
 
-    def respond(tx: Tx, done: TransferRecord) -> None:
-        complete(tx, 201, transfer_out(done).model_dump(mode="json"))
+    def respond(done: TransferRecord) -> Reply:
+        return complete.reply(201, transfer_out(done).model_dump(mode="json"))
 
     record = create(respond)
     if complete.stored is not None:
