@@ -14,7 +14,6 @@ work with one statement per table. Each transfer keeps its own fate:
 
 - a proof is spent by a compare-and-set with its transfer's record, so a proof that another request spent first
   (a replay racing the original) records nothing and is refused as a spent proof is;
-
 - the chains sit side by side in the ledger call, and each linked chain applies or fails on its own;
 - each outcome is a compare-and-set on its own record (``StatusChange``), so a submission whose transfer another
   request finished first (a retry, the scheduler) writes nothing and answers with what that one wrote;
@@ -181,13 +180,14 @@ class Submitter:
         return recorded
 
     def _send(self, batch: Sequence[Submission]) -> list[_Decided]:
-        """Every chain in one ledger transaction, each its own segment, applied in this thread: the batch is the
-        group commit already, and handing it to the ledger's own writer thread cost two thread switches."""
-        chains = self.ledger.create_transfer_batches([[leg.transfer for leg in s.record.legs] for s in batch])
+        """Every chain in one ledger call, side by side; each submission's outcome from its own chain's results."""
+        results = self.ledger.create_transfers([leg.transfer for s in batch for leg in s.record.legs])
         decided = []
-        for s, chain in zip(batch, chains, strict=True):
+        start = 0
+        for s in batch:
             legs = s.record.legs
-            own = [r.value for r in chain]
+            own = [r.value for r in results[start : start + len(legs)]]
+            start += len(legs)
             failure = chain_failure(legs, own)
             if failure is None:
                 final = TransferStatus.SCHEDULED if s.record.scheduled_for is not None else TransferStatus.POSTED
