@@ -55,6 +55,27 @@ def _held_batches(container: Container) -> tuple[list[int], threading.Event, thr
     return sizes, entered, release
 
 
+Send = tuple[SignedUp, dict[str, Any], str]  # who, the body, the Idempotency-Key
+
+
+def _behind_a_held_batch(
+    client: TestClient, container: Container, holder: Send, queued: list[Send]
+) -> tuple[list[int], list[Any]]:
+    """Send ``holder``; while the writer holds its batch, send ``queued`` and let go once they have all queued.
+    The batch sizes the writer took, and every response, ``holder``'s first."""
+    sizes, entered, release = _held_batches(container)
+    with ThreadPoolExecutor(max_workers=1 + len(queued)) as pool:
+        answers = [pool.submit(post_transfer, client, *holder)]
+        assert entered.wait(30)
+        answers += [pool.submit(post_transfer, client, *q) for q in queued]
+        deadline = time.monotonic() + 30
+        while _queued(container) < len(queued):
+            assert time.monotonic() < deadline, "the requests never queued"
+            time.sleep(0.01)
+        release.set()
+        return sizes, [f.result() for f in answers]
+
+
 def _database_gone(*args: object, **kwargs: object) -> set[int]:
     raise RuntimeError("the database went away")
 
@@ -85,18 +106,7 @@ def test_requests_queued_behind_a_batch_go_together_and_keep_their_own_outcomes(
         (c, body(c, yuan(100)), "c-overdraws"),  # 50.00 in the account: refused, the others go through
         (d, body(d, yuan(400)), "d-400"),
     ]
-    sizes, entered, release = _held_batches(container)
-    with ThreadPoolExecutor(max_workers=5) as pool:
-        answers = [pool.submit(post_transfer, client, *first)]
-        assert entered.wait(30)
-        answers += [pool.submit(post_transfer, client, *q) for q in queued]
-        deadline = time.monotonic() + 30
-        while _queued(container) < len(queued):
-            assert time.monotonic() < deadline, "the requests never queued"
-            time.sleep(0.01)
-        release.set()
-        results = [f.result() for f in answers]
-
+    sizes, results = _behind_a_held_batch(client, container, first, queued)
     assert sizes == [1, 4]
     assert [r.status_code for r in results] == [201, 201, 201, 402, 201], [r.text for r in results]
     assert results[3].json()["code"] == "insufficient_funds"
@@ -135,19 +145,10 @@ def test_a_batch_that_fails_as_a_whole_fails_each_request_and_their_retries_fini
     for cust, amount in ((a, yuan(100)), (a, yuan(200)), (c, yuan(300))):
         proof = step_up(client, container, cust, amount, payees[cust.id])
         sends.append((cust, transfer_body(cust, amount, payee_id=payees[cust.id], proof=proof), f"k-{amount}"))
-    sizes, entered, release = _held_batches(container)
-    records = container.transfers.effects.records
-    with ThreadPoolExecutor(max_workers=3) as pool, pytest.MonkeyPatch.context() as mp:
-        answers = [pool.submit(post_transfer, client, *sends[0])]
-        assert entered.wait(30)
-        mp.setattr(records, "set_status_many", _database_gone)
-        answers += [pool.submit(post_transfer, client, *s) for s in sends[1:]]
-        deadline = time.monotonic() + 30
-        while _queued(container) < 2:
-            assert time.monotonic() < deadline, "the requests never queued"
-            time.sleep(0.01)
-        release.set()
-        assert [f.result().status_code for f in answers] == [500, 500, 500]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(container.transfers.effects.records, "set_status_many", _database_gone)
+        sizes, results = _behind_a_held_batch(client, container, sends[0], sends[1:])
+    assert [r.status_code for r in results] == [500, 500, 500]
     assert sizes == [1, 2]
     assert balance(client, b) == yuan(600)  # the chains applied before the outcomes failed
     retried = [post_transfer(client, *s) for s in sends]
@@ -255,17 +256,7 @@ def test_a_proof_checked_by_two_requests_approves_one_transfer(
         holder, queued = (c, c_body, "c"), [(a, sent, "original"), (a, sent, "replay")]
     else:  # the original holds the writer, its proof not yet spent; the replay passes the check and queues
         holder, queued = (a, sent, "original"), [(a, sent, "replay")]
-    sizes, entered, release = _held_batches(container)
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        answers = [pool.submit(post_transfer, client, *holder)]
-        assert entered.wait(30)
-        answers += [pool.submit(post_transfer, client, *q) for q in queued]
-        deadline = time.monotonic() + 30
-        while _queued(container) < len(queued):
-            assert time.monotonic() < deadline, "the requests never queued"
-            time.sleep(0.01)
-        release.set()
-        results = [f.result() for f in answers]
+    sizes, results = _behind_a_held_batch(client, container, holder, queued)
     assert sizes == ([1, 2] if together else [1, 1])
     mine = dict(zip(("original", "replay"), results[-2:], strict=True))
     assert sorted(r.status_code for r in mine.values()) == [201, 403], [r.text for r in mine.values()]
