@@ -3,6 +3,10 @@
 ``TransferService`` decides *whether* and *what*; this module makes it so, exactly once, and resumes cleanly after
 a crash: the record is written (``processing``, with its chain) before the chain is sent to the ledger, and the
 chain's ids are fixed, so resubmitting it after a crash can only answer ``exists`` for what was already applied.
+
+A new transfer's three steps (record, chain, outcome) are ``services.transfer_submit``'s, which takes them for many
+requests at once; here are a retry's (``existing``), and all that comes after: cancel, reverse, the scheduler's
+``resume_stalled`` and ``post_due``.
 """
 
 from __future__ import annotations

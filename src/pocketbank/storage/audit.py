@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import suppress
 from itertools import groupby
+from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, exists, func, select, true
 from sqlalchemy.dialects import postgresql, sqlite
@@ -59,6 +60,15 @@ _APPEND_AFTER_HEAD = {d: _append_statement(d, after_head=True) for d in ("postgr
 HEADS_REMEMBERED = 20_000  # streams whose head a process keeps (~250 bytes each, ~5 MB); least recent goes first
 
 
+def _detail(record: AuditRecord) -> str:
+    return json.dumps(record.detail, sort_keys=True, ensure_ascii=False)
+
+
+def _row(record: AuditRecord, detail: str, seq: int, prev: str) -> dict[str, Any]:
+    """The record's row as the ``seq``-th of its stream, after the record whose hash is ``prev``."""
+    return {**fields(record, seq), "detail": detail, "prev_hash": prev, "hash": chain_hash(prev, record, seq)}
+
+
 class SqlAuditLog:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -68,14 +78,12 @@ class SqlAuditLog:
     def append(self, tx: Connection, record: AuditRecord) -> None:
         stream = record.stream
         dialect = tx.dialect.name
-        detail = json.dumps(record.detail, sort_keys=True, ensure_ascii=False)
+        detail = _detail(record)
         head = self._heads.get(stream)
         if head is not None:
-            seq, prev = head[0] + 1, head[1]
-            digest = chain_hash(prev, record, seq)
-            params = {**fields(record, seq), "detail": detail, "prev_hash": prev, "hash": digest, "prev_seq": seq - 1}
-            if _APPEND_AFTER_HEAD[dialect].first(tx, params) is not None:
-                self._remember(stream, seq, digest)
+            params = _row(record, detail, head[0] + 1, head[1])
+            if _APPEND_AFTER_HEAD[dialect].first(tx, {**params, "prev_seq": head[0]}) is not None:
+                self._remember(stream, params["seq"], params["hash"])
                 return
         if self._lock_rows:
             # Appends that miss the cache queue on a transaction-scoped advisory lock named by the stream. Locking
@@ -85,11 +93,9 @@ class SqlAuditLog:
             _LOCK_STREAM.run(tx, {"stream": stream})
         while True:
             last = _LAST_OF_STREAM.rows(tx, {"stream": stream})  # on SQLite the engine's write lock is held already
-            seq, prev = (last[0].seq + 1, last[0].hash) if last else (1, GENESIS)
-            digest = chain_hash(prev, record, seq)
-            params = {**fields(record, seq), "detail": detail, "prev_hash": prev, "hash": digest}
+            params = _row(record, detail, *((last[0].seq + 1, last[0].hash) if last else (1, GENESIS)))
             if _APPEND[dialect].first(tx, params) is not None:
-                self._remember(stream, seq, digest)
+                self._remember(stream, params["seq"], params["hash"])
                 return
 
     def append_many(self, tx: Connection, records: Sequence[AuditRecord]) -> None:
@@ -108,10 +114,7 @@ class SqlAuditLog:
         for record in records:
             head = self._heads.get(record.stream)
             if head is not None and per_stream[record.stream] == 1:
-                seq, prev = head[0] + 1, head[1]
-                detail = json.dumps(record.detail, sort_keys=True, ensure_ascii=False)
-                digest = chain_hash(prev, record, seq)
-                rows[record.stream] = {**fields(record, seq), "detail": detail, "prev_hash": prev, "hash": digest}
+                rows[record.stream] = _row(record, _detail(record), head[0] + 1, head[1])
         inserted = set()
         if len(rows) > 1:
             values = list(rows.values())

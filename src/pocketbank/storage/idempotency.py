@@ -32,6 +32,16 @@ _COMPLETE_MANY = (
 )
 
 
+def _complete(conn: Connection, reply: Reply) -> None:
+    params = {
+        "p": reply.principal,
+        "k": reply.key,
+        "new_status": reply.response.status,
+        "new_body": reply.response.body,
+    }
+    _COMPLETE.run(conn, params)
+
+
 class SqlIdempotencyStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -76,17 +86,16 @@ class SqlIdempotencyStore:
     def complete(
         self, principal: str, key: str, response: IdempotentResponse, now: int, tx: Connection | None = None
     ) -> None:
-        params = {"p": principal, "k": key, "new_status": response.status, "new_body": response.body}
         if tx is not None:
-            _COMPLETE.run(tx, params)
+            _complete(tx, Reply(principal, key, response))
             return
         with statement_transactions(self.engine) as conn:
-            _COMPLETE.run(conn, params)
+            _complete(conn, Reply(principal, key, response))
 
     def complete_many(self, tx: Connection, replies: Sequence[Reply]) -> None:
         if tx.dialect.name != "postgresql" or len(replies) < 2:  # one row: the prepared single-row statement
-            for r in replies:
-                self.complete(r.principal, r.key, r.response, 0, tx=tx)
+            for reply in replies:
+                _complete(tx, reply)
             return
         columns = [
             pg_arrays.texts([r.principal for r in replies]),
