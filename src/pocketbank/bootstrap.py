@@ -110,12 +110,12 @@ def build_container(
     deps = UnitDeps(uow, audit, outbox, bus, clock, ids)
     ledger = LedgerService(store, clock, group_commit_writers=settings.group_commit_writers)
     assets = default_registry()
-    accounts = AccountService(deps, SqlDepositAccountStore(engine), ledger, assets)
+    idempotency = SqlIdempotencyStore(engine)
+    accounts = AccountService(deps, SqlDepositAccountStore(engine), ledger, assets, idempotency)
     accounts.ensure_bank_accounts()
     auth_parts = _auth_parts(settings, deps, engine, accounts)
     payees = PayeeService(deps, SqlPayeeStore(engine), accounts)
     records = SqlTransferRecordStore(engine)
-    idempotency = SqlIdempotencyStore(engine)
     retention = RetentionPolicy(
         idempotency_ns=settings.idempotency_retention_hours * HOUR_NS, outbox_ns=settings.outbox_retention_days * DAY_NS
     )

@@ -29,20 +29,17 @@ from starlette.requests import Request
 from pocketbank.api.idempotency import Completion, run_idempotent
 from pocketbank.bootstrap import Container
 from pocketbank.errors import Conflict
-from pocketbank.services.ports import IdempotentResponse
+from pocketbank.services.ports import IdempotentResponse, Reply
 
 
 def _server_dies_after_the_transfer_commits(container: Container, monkeypatch: pytest.MonkeyPatch) -> None:
     """Nothing the request would do after its own units of work happens: no separate completion, no release."""
     store = container.idempotency
-    complete = store.complete
 
-    def complete_only_inside_the_transfer(*args: Any, tx: Any = None, **kwargs: Any) -> None:
-        if tx is None:
-            raise RuntimeError("the server died before it could store the response")
-        complete(*args, tx=tx, **kwargs)
+    def dies_before_completing(*args: Any, **kwargs: Any) -> None:  # what is stored inside the transfer stays
+        raise RuntimeError("the server died before it could store the response")
 
-    monkeypatch.setattr(store, "complete", complete_only_inside_the_transfer)
+    monkeypatch.setattr(store, "complete", dies_before_completing)
     monkeypatch.setattr(store, "release", lambda principal, key: None)
 
 
@@ -111,7 +108,7 @@ def test_an_error_after_the_outcome_committed_does_not_replace_its_stored_respon
 
     def call(complete: Completion) -> tuple[int, Any]:
         with container.uow.begin() as tx:
-            complete(tx, 201, stored)
+            store.complete_many(tx, [complete.reply(201, stored)])
         raise Conflict("something failed after the commit")
 
     first = run_idempotent(_request(), store, 0, "cus_X", "k-after", {"a": 1}, call)
@@ -134,5 +131,5 @@ def test_a_response_stored_in_a_unit_of_work_is_replayed(container: Container) -
     store = container.idempotency
     assert store.claim("cus_Z", "k-tx", "f", now=0, lease_ns=10).replay is None
     with container.uow.begin() as tx:
-        store.complete("cus_Z", "k-tx", IdempotentResponse(201, '{"id":"tr_9"}'), 0, tx=tx)
+        store.complete_many(tx, [Reply("cus_Z", "k-tx", IdempotentResponse(201, '{"id":"tr_9"}'))])
     assert store.claim("cus_Z", "k-tx", "f", now=1, lease_ns=10).replay == IdempotentResponse(201, '{"id":"tr_9"}')

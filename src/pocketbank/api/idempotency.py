@@ -7,7 +7,7 @@ fails unexpectedly the claim is released, and a retry runs it again: safe, becau
 from the key and its ledger chain is recorded with it, so the retry resubmits that chain and the ledger itself
 answers ``exists`` rather than moving money twice.
 
-An operation that can store its response in its own last unit of work does so through the ``Completion`` it is
+An operation that can store its response in its own last unit of work does so with the ``Completion`` it is
 handed (Stripe's "atomic phases"): the response is then stored exactly when the outcome commits. Otherwise, or when
 it ends in a refusal, the response is stored here afterwards, in a transaction of its own; if the process dies in
 between, the claim stays in progress until its lease runs out, and a retry then runs the request again.
@@ -25,7 +25,7 @@ from fastapi.responses import Response
 
 from pocketbank.api.errors import PROBLEM, STATUS, TYPE_BASE, request_id
 from pocketbank.errors import IdempotencyKeyRequired, InvalidId, PocketBankError
-from pocketbank.services.ports import IdempotencyStore, IdempotentResponse, Reply, Tx
+from pocketbank.services.ports import IdempotencyStore, IdempotentResponse, Reply
 
 LEASE_NS = 60 * 1_000_000_000
 # Statuses of refusals that leave no trace: everything else (success, insufficient funds, a limit) is stored and
@@ -48,16 +48,11 @@ def check_key(key: str | None) -> str:
 
 
 class Completion:
-    """Stores an operation's response inside the operation's own unit of work (``tx``), at most once."""
+    """Makes an operation's response for the operation to store inside its own unit of work (``reply``)."""
 
     def __init__(self, store: IdempotencyStore, principal: str, key: str, now: int) -> None:
         self._store, self._principal, self._key, self._now = store, principal, key, now
         self.stored: IdempotentResponse | None = None
-
-    def __call__(self, tx: Tx, status: int, body: Any) -> None:
-        response = IdempotentResponse(status, _json(body))
-        self._store.complete(self._principal, self._key, response, self._now, tx=tx)
-        self.stored = response
 
     def reply(self, status: int, body: Any) -> Reply:
         """The response for the operation to store itself (``IdempotencyStore.complete_many``), in its unit of work;

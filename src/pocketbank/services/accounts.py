@@ -32,7 +32,7 @@ from pocketbank.domain.money import AssetRegistry
 from pocketbank.domain.principals import Principal
 from pocketbank.errors import AccountNotEmpty, Conflict, Forbidden, NotFound, UnsupportedCurrency
 from pocketbank.services.ledger import LedgerService
-from pocketbank.services.ports import Tx
+from pocketbank.services.ports import IdempotencyStore, Reply, Tx
 from pocketbank.services.unit import UnitDeps
 
 # Currencies a customer may hold (reference: ICBC's small FX purchase currencies, trimmed to the app's list).
@@ -90,8 +90,9 @@ class AccountService:
         store: DepositAccountStore,
         ledger: LedgerService,
         assets: AssetRegistry,
+        replies: IdempotencyStore,
     ) -> None:
-        self.d, self.store, self.ledger, self.assets = deps, store, ledger, assets
+        self.d, self.store, self.ledger, self.assets, self.replies = deps, store, ledger, assets, replies
 
     # -- the bank's own accounts ----------------------------------------------------------------------------
 
@@ -322,12 +323,12 @@ class AccountService:
         account_id: int,
         amount: int,
         deposit_id: int,
-        respond: Callable[[Tx, AccountView], None] | None = None,
+        respond: Callable[[AccountView], Reply] | None = None,
     ) -> AccountView:
         """A teller takes cash for a customer's account: settlement → customer, idempotent by ``deposit_id``.
 
-        ``respond`` runs in the unit of work that writes the deposit's audit record, with the account as it stands
-        after the deposit: the caller stores its answer there (the API's idempotent response), so that a retry
+        ``respond`` makes the caller's answer (the API's idempotent response) from the account as it stands after the
+        deposit, stored in the unit of work that writes the deposit's audit record, so that a retry
         after a crash either replays that answer or finds no audit record yet and writes it, never a second one.
         """
         account = self.store.get(account_id)
@@ -350,5 +351,5 @@ class AccountService:
         with self.d.uow.begin() as tx:
             self.d.audit.append(tx, audit_by(staff, "account.cash_deposited", public, now, amount=amount))
             if respond is not None:
-                respond(tx, view)
+                self.replies.complete_many(tx, [respond(view)])
         return view

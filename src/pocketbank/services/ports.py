@@ -95,13 +95,13 @@ class IdempotencyStore(Protocol):
         """
         ...
 
-    def complete(self, principal: str, key: str, response: IdempotentResponse, now: int, tx: Tx | None = None) -> None:
-        """Store the response to replay. With ``tx``, inside that unit of work: the response is then stored exactly
-        when the outcome it describes commits, and never without it (Stripe's "atomic phases")."""
+    def complete(self, principal: str, key: str, response: IdempotentResponse, now: int) -> None:
+        """Store the response to replay, in a transaction of its own (after the operation's last one)."""
         ...
 
     def complete_many(self, tx: Tx, replies: Sequence[Reply]) -> None:
-        """``complete`` each, inside the unit of work ``tx`` (the store may write them in one statement)."""
+        """Store each reply inside the operation's unit of work ``tx``: it is then stored exactly when the outcome
+        it describes commits, and never without it (Stripe's "atomic phases"). One statement on PostgreSQL."""
         ...
 
     def release(self, principal: str, key: str) -> None:

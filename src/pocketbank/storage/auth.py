@@ -272,4 +272,4 @@ class SqlAuthStore:
             params = {"at": at, "max_attempts": max_attempts}
             return {cid for cid in challenge_ids if _SPEND_CHALLENGE.first(tx, {**params, "cid": cid}) is not None}
         ids = pg_arrays.ids(challenge_ids)
-        return {int.from_bytes(bytes(r[0])) for r in bulk.execute(tx, _SPEND_CHALLENGES, [at, ids, max_attempts])}
+        return bulk.ids_of(bulk.execute(tx, _SPEND_CHALLENGES, [at, ids, max_attempts]))

@@ -73,6 +73,11 @@ _ENCODERS: tuple[tuple[type[Any], Callable[[list[Any]], str]], ...] = (
 )
 
 
+def ids_of(rows: Sequence[tuple[Any, ...]]) -> set[int]:
+    """The 128-bit ids (16-byte ``bytea``) in the first column of ``RETURNING id`` rows."""
+    return {int.from_bytes(bytes(r[0])) for r in rows}
+
+
 def execute(tx: Connection, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     """Run one statement on the driver in ``tx``'s transaction; the rows it returns (none without RETURNING)."""
     cursor = driver_cursor(tx)

@@ -83,12 +83,7 @@ class SqlIdempotencyStore:
                     return IdempotencyClaim(replay=None)
         raise IdempotencyKeyInUse("a request with this Idempotency-Key is still in progress", param="Idempotency-Key")
 
-    def complete(
-        self, principal: str, key: str, response: IdempotentResponse, now: int, tx: Connection | None = None
-    ) -> None:
-        if tx is not None:
-            _complete(tx, Reply(principal, key, response))
-            return
+    def complete(self, principal: str, key: str, response: IdempotentResponse, now: int) -> None:
         with statement_transactions(self.engine) as conn:
             _complete(conn, Reply(principal, key, response))
 

@@ -12,7 +12,7 @@ from pocketbank.domain.accounts import AccountStatus, DepositAccount
 from pocketbank.domain.ledger import Transfer
 from pocketbank.domain.payees import Payee
 from pocketbank.domain.transfers import ChainLeg, StatusChange, TransferRecord, TransferStatus
-from pocketbank.storage import bulk
+from pocketbank.storage import bulk, pg_arrays
 from pocketbank.storage.app_db import insert_if_absent, read_connection
 from pocketbank.storage.fast_sql import FastStatement
 from pocketbank.storage.money_tables import deposit_accounts as da
@@ -64,10 +64,6 @@ def _record_row(t: TransferRecord) -> dict[str, Any]:
         "reason": t.reason,
         "legs": legs_to_json(t.legs),
     }
-
-
-def _change_row(c: StatusChange) -> dict[str, Any]:
-    return {"id": c.transfer_id, "status": c.status.value, "reason": c.reason}
 
 
 # Every field a client sets: a resumed chain must be the chain the ledger saw, field for field, or the ledger answers
@@ -238,10 +234,13 @@ class SqlTransferRecordStore:
                 for c in changes
                 if self.set_status(tx, c.transfer_id, c.status, c.expected, c.reason, at=at)
             }
-        ids, statuses, reasons = bulk.arrays(tr, ("id", "status", "reason"), [_change_row(c) for c in changes])
-        expected = [c.expected.value for c in changes]
-        moved = bulk.execute(tx, _SET_STATUSES, [at, ids, statuses, expected, reasons])
-        return {int.from_bytes(bytes(r[0])) for r in moved}
+        columns = [
+            pg_arrays.ids([c.transfer_id for c in changes]),
+            pg_arrays.texts([c.status.value for c in changes]),
+            pg_arrays.texts([c.expected.value for c in changes]),
+            pg_arrays.texts([c.reason for c in changes]),
+        ]
+        return bulk.ids_of(bulk.execute(tx, _SET_STATUSES, [at, *columns]))
 
     def get(self, transfer_id: int) -> TransferRecord | None:
         with read_connection(self.engine) as conn:

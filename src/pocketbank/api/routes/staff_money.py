@@ -22,7 +22,7 @@ from pocketbank.domain.ledger import AMOUNT_MAX
 from pocketbank.domain.principals import StaffRole
 from pocketbank.errors import Forbidden
 from pocketbank.services.accounts import AccountView
-from pocketbank.services.ports import Tx
+from pocketbank.services.ports import Reply
 from pocketbank.services.transfers import TransferDraft
 
 router = APIRouter(prefix="/v1/staff", tags=["staff"])
@@ -103,8 +103,8 @@ def deposit_cash(
     def call(complete: Completion) -> tuple[int, object]:
         deposit_id = derive_id("deposit", staff.id, idempotency_key)
 
-        def respond(tx: Tx, view: AccountView) -> None:  # stored with the deposit's audit record
-            complete(tx, 200, account_out(view).model_dump(mode="json"))
+        def respond(view: AccountView) -> Reply:  # stored with the deposit's audit record
+            return complete.reply(200, account_out(view).model_dump(mode="json"))
 
         view = container.accounts.deposit_cash(staff, account, body.amount, deposit_id, respond)
         return 200, account_out(view).model_dump(mode="json")
