@@ -42,7 +42,6 @@ from pocketbank.services.unit import UnitDeps
 from pocketbank.storage.app_db import SqlUnitOfWork, make_engine, request_connection
 from pocketbank.storage.audit import SqlAuditLog
 from pocketbank.storage.auth import SqlAuthStore
-from pocketbank.storage.customer_directory import SqlCustomerDirectory
 from pocketbank.storage.customers import SqlCustomerStore
 from pocketbank.storage.data_keys import local_data_key
 from pocketbank.storage.engine import open_ledger_store
@@ -50,6 +49,7 @@ from pocketbank.storage.idempotency import SqlIdempotencyStore
 from pocketbank.storage.money import SqlDepositAccountStore, SqlPayeeStore, SqlTransferRecordStore
 from pocketbank.storage.outbox import SqlOutbox
 from pocketbank.storage.staff import SqlStaffStore
+from pocketbank.storage.transfer_facts import SqlTransferFacts
 
 
 @dataclass
@@ -122,13 +122,11 @@ def build_container(
     transfers = TransferService(
         deps=deps,
         records=records,
-        accounts=accounts,
-        payees=payees,
+        facts=SqlTransferFacts(engine),
         ledger=ledger,
         assets=assets,
         fees=load_fee_schedule(),
         limits=load_limit_policy(),
-        directory=SqlCustomerDirectory(engine),
         step_up=auth_parts["auth"],
         replies=idempotency,
         batch_writers=settings.transfer_batch_writers,

@@ -19,3 +19,7 @@ class Payee:
     currency: str
     added_at: int
     removed_at: int | None = None
+
+    def usable_by(self, customer_id: int) -> bool:
+        """Whether ``customer_id`` may pay this payee: it is theirs, and not removed."""
+        return self.customer_id == customer_id and self.removed_at is None

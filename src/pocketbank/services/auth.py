@@ -36,7 +36,7 @@ from pocketbank.services.auth_common import (
     same_digest,
     verify_with_lockout,
 )
-from pocketbank.services.auth_ports import CodeRecord, CustomerRecord, DeviceRecord
+from pocketbank.services.auth_ports import ChallengeRecord, CodeRecord, CustomerRecord, DeviceRecord
 from pocketbank.services.ports import StepUpPass, Tx
 from pocketbank.services.second_factors import ResealReport, SecondFactors, StepUpChallenge, TotpEnrolment
 from pocketbank.services.sessions import SessionManager, SessionTokens
@@ -294,9 +294,9 @@ class AuthService:
         return self.factors.verify(principal, challenge_id, code, binding, now)
 
     def check(
-        self, principal: Principal, challenge_id: str, code: str, binding: str, now: int
+        self, principal: Principal, challenge_id: str, code: str, binding: str, now: int, found: ChallengeRecord | None
     ) -> StepUpPass | AuthMethod:
-        return self.factors.check(principal, challenge_id, code, binding, now)
+        return self.factors.check(principal, challenge_id, code, binding, now, found)
 
     def spend_many(self, tx: Tx, passes: Sequence[StepUpPass], at: int) -> set[int]:
         return self.factors.spend_many(tx, passes, at)

@@ -72,7 +72,7 @@ class PayeeService:
     def find(self, principal: Principal, payee_id: int) -> Payee | None:
         """The caller's own payee, unless removed; None otherwise (someone else's payee is never found)."""
         payee = self.store.get(principal.id, payee_id)
-        return payee if payee is not None and payee.removed_at is None else None
+        return payee if payee is not None and payee.usable_by(principal.id) else None
 
     def remove(self, principal: Principal, payee_id: int) -> None:
         payee = self.get(principal, payee_id)

@@ -17,12 +17,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pocketbank.domain.audit import AuditRecord
 from pocketbank.domain.channels import AuthMethod
 from pocketbank.domain.events import DomainEvent
 from pocketbank.domain.principals import Principal
+
+if TYPE_CHECKING:  # auth_ports imports this module
+    from pocketbank.services.auth_ports import ChallengeRecord
 
 Tx = Any  # opaque transaction handle, passed from UnitOfWork.begin() to the store ports
 
@@ -188,12 +191,15 @@ class StepUpVerifier(Protocol):
         ...
 
     def check(
-        self, principal: Principal, challenge_id: str, code: str, binding: str, now: int
+        self, principal: Principal, challenge_id: str, code: str, binding: str, now: int, found: ChallengeRecord | None
     ) -> StepUpPass | AuthMethod:
         """``verify``, except that a good proof that nothing but its own row guards (an SMS code) is not spent
         here: it comes back as a ``StepUpPass`` for the caller's unit of work. A TOTP or PIN proof, which also moves
         the customer's replay guard, is verified and spent as ``verify`` does, and its method returned. Refusals
-        are ``verify``'s, with the same writes (attempts, audit)."""
+        are ``verify``'s, with the same writes (attempts, audit).
+
+        ``found``: the challenge as the caller read it, unlocked, with the rest of what it needed (None if it read
+        none). Only a pass is decided on it; anything else is decided by ``verify``, which reads it again, locked."""
         ...
 
     def spend_many(self, tx: Tx, passes: Sequence[StepUpPass], at: int) -> set[int]:

@@ -238,14 +238,14 @@ class SecondFactors:
         return self._verify(principal, self._challenge_id(principal, challenge_id, now), code, binding, now)
 
     def check(
-        self, principal: Principal, challenge_id: str, code: str, binding: str, now: int
+        self, principal: Principal, challenge_id: str, code: str, binding: str, now: int, found: ChallengeRecord | None
     ) -> StepUpPass | AuthMethod:
-        """``StepUpVerifier.check``: an SMS proof that passes every test of ``_verify`` is read, not locked or
-        spent (one statement instead of a transaction of four); anything else goes through ``_verify``, which reads
-        the challenge again under its lock and decides (and writes) as it always does."""
+        """``StepUpVerifier.check``: an SMS proof that passes every test of ``_verify`` on ``found`` (read by the
+        caller, not locked: the spend is a compare-and-set) is neither locked nor spent here; anything else goes
+        through ``_verify``, which reads the challenge again under its lock and decides (and writes) as it always
+        does."""
         cid = self._challenge_id(principal, challenge_id, now)
-        with self.d.uow.read() as tx:  # not locked: the spend is a compare-and-set
-            ch = self.d.store.get_challenge(tx, cid)
+        ch = found if found is not None and found.id == cid else None
         if (
             ch is not None
             and ch.method is AuthMethod.SMS

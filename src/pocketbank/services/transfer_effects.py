@@ -67,13 +67,12 @@ class TransferEffects:
     # -- creation -------------------------------------------------------------------------------------------
 
     def existing(
-        self, principal: Principal, transfer_id: int, same: Callable[[TransferRecord], bool] | None = None
+        self, principal: Principal, record: TransferRecord | None, same: Callable[[TransferRecord], bool] | None = None
     ) -> TransferRecord | None:
-        """The outcome of an earlier attempt with the same key, resuming it if it was cut short.
+        """The outcome of an earlier attempt with the same key (``record``, as read), resuming it if it was cut short.
 
         ``same`` tells a retry from a different request that reuses the key: that one is refused.
         """
-        record = self.records.get(transfer_id)
         if record is None:
             return None
         if same is not None and not same(record):

@@ -2,6 +2,8 @@
 
 Creating a transfer, in order:
 
+0. what the checks below need is read in one go (``TransferFacts``: an earlier attempt, payee, accounts, step-up
+   challenge and the customer's standing), as of one moment; nothing read is trusted as final (see there);
 1. the transfer id is derived from the customer and the ``Idempotency-Key``; if that transfer already exists (a
    retry whose first response was lost) it is returned as it is, before anything else is checked: the step-up
    code of the first attempt is spent, and the money must not move twice. If it asks for another payment (the
@@ -23,7 +25,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
 
 from pocketbank.domain.accounts import (
     AccountCode,
@@ -40,8 +41,7 @@ from pocketbank.domain.accounts import (
 from pocketbank.domain.arrival import ArrivalMode, scheduled_for
 from pocketbank.domain.channels import AuthMethod
 from pocketbank.domain.clock import NS_PER_SECOND
-from pocketbank.domain.customers import AccountClass
-from pocketbank.domain.ids import IdKind, format_id
+from pocketbank.domain.ids import IdKind, format_id, parse_id
 from pocketbank.domain.ledger import AMOUNT_MAX, Account, AccountFlags, Transfer
 from pocketbank.domain.limits import (
     LimitPeriod,
@@ -61,38 +61,30 @@ from pocketbank.errors import (
     AccountClosed,
     CurrencyMismatch,
     InvalidAmount,
+    InvalidId,
     NotFound,
     PricingUnavailable,
     SameAccount,
     StepUpRequired,
 )
-from pocketbank.services.accounts import AccountService, owned_by
+from pocketbank.services.accounts import owned_by
 from pocketbank.services.ledger import LedgerService
-from pocketbank.services.payees import PayeeService
 from pocketbank.services.ports import IdempotencyStore, StepUpPass, StepUpVerifier
 from pocketbank.services.transfer_effects import TransferEffects
-from pocketbank.services.transfer_ports import Respond, TransferRecordStore
+from pocketbank.services.transfer_ports import (
+    FactsQuery,
+    Respond,
+    Standing,
+    TransferFacts,
+    TransferFactsReader,
+    TransferRecordStore,
+)
 from pocketbank.services.unit import UnitDeps
 
 # A request records its transfer (or a reversal), then sends the chain and writes the outcome within milliseconds.
 # One still processing (or reversing) after two minutes, twice the idempotency lease after which a retry may take
 # over anyway, was interrupted: the scheduler finishes it.
 STALLED_AFTER_NS = 120 * NS_PER_SECOND
-
-
-@dataclass(frozen=True, slots=True)
-class Standing:
-    """What the limits depend on besides the payment: the customer's account class, and when the device making the
-    request became trusted (ns; a device that is not the customer's own, or not trusted, counts as brand new)."""
-
-    account_class: AccountClass
-    device_trusted_at: int
-
-
-class CustomerDirectory(Protocol):
-    def standing(self, customer_id: int, device_id: int | None) -> Standing:
-        """``not_found`` when there is no such customer. ``device_id`` None: no device (the counter)."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +122,14 @@ class StepUpProof:
     challenge_id: str
     code: str
 
+    @property
+    def challenge_key(self) -> int | None:
+        """The challenge's id, to read it with the rest; None when it is no id at all (the check refuses it)."""
+        try:
+            return parse_id(IdKind.CHALLENGE, self.challenge_id, param="challenge_id")
+        except InvalidId:
+            return None
+
 
 @dataclass(frozen=True, slots=True)
 class Quote:
@@ -151,6 +151,7 @@ class _Resolved:
     target: DepositAccount
     payee: Payee | None
     to_own: bool
+    standing: Standing | None  # None: there is no such customer
 
 
 class TransferService:
@@ -159,20 +160,18 @@ class TransferService:
         *,
         deps: UnitDeps,
         records: TransferRecordStore,
-        accounts: AccountService,
-        payees: PayeeService,
+        facts: TransferFactsReader,
         ledger: LedgerService,
         assets: AssetRegistry,
         fees: FeeSchedule,
         limits: LimitPolicy,
-        directory: CustomerDirectory,
         step_up: StepUpVerifier,
         replies: IdempotencyStore,
         batch_writers: int = 0,
     ) -> None:
-        self.d, self.records, self.accounts, self.payees, self.ledger = deps, records, accounts, payees, ledger
+        self.d, self.records, self.facts, self.ledger = deps, records, facts, ledger
         self.assets, self.fees, self.limits = assets, fees, limits
-        self.directory, self.step_up = directory, step_up
+        self.step_up = step_up
         # ``batch_writers``: threads writing concurrent requests' transfers together (``services.transfer_submit``).
         self.effects = TransferEffects(deps, records, ledger, step_up, replies, batch_writers=batch_writers)
         self._funded: set[int] = set()  # limit allowance accounts known to exist and be funded
@@ -189,8 +188,8 @@ class TransferService:
         return record
 
     def quote(self, principal: Principal, draft: TransferDraft) -> Quote:
-        r = self._resolve(principal, draft)
-        return self._quote(principal, draft, r)
+        facts = self.facts.read(_query(principal.id, draft))
+        return self._quote(principal, draft, self._resolve(principal, draft, facts))
 
     def _quote(self, principal: Principal, draft: TransferDraft, r: _Resolved) -> Quote:
         asset = self.assets.get(r.source.currency)
@@ -217,19 +216,22 @@ class TransferService:
         rule_id = f"{self.fees.version}:{Product.INTRA_BANK_TRANSFER.value}:{principal.channel.value}"
         return FeeQuote(Money(0, amount.asset), rule_id, rule.describe(), False, None, None)
 
-    def _resolve(self, principal: Principal, draft: TransferDraft, customer_id: int | None = None) -> _Resolved:
+    def _resolve(
+        self, principal: Principal, draft: TransferDraft, facts: TransferFacts, customer_id: int | None = None
+    ) -> _Resolved:
+        """The checks of step 2, in order, on ``facts``. ``customer_id``: the customer a teller acts for."""
         owner = principal.id if customer_id is None else customer_id
         if type(draft.amount) is not int or draft.amount <= 0:
             raise InvalidAmount("amount must be a positive integer of minor units", param="amount")
         if draft.amount > AMOUNT_MAX:
             raise InvalidAmount("amount is too large", param="amount")
         payee = None
-        if draft.payee_id is not None and customer_id is None:
-            payee = self.payees.find(principal, draft.payee_id)
+        if draft.payee_id is not None and customer_id is None and facts.payee is not None:
+            payee = facts.payee if facts.payee.usable_by(principal.id) else None
         to_id = payee.account_id if payee is not None else draft.to_account
-        # Both ends in one read (this runs on every transfer); the checks below keep their order all the same, so
-        # a request with several faults is told about the first one, whichever that is.
-        found = self.accounts.find_many([draft.from_account] if to_id is None else [draft.from_account, to_id])
+        # Everything was read at once; the checks below keep their order all the same, so a request with several
+        # faults is told about the first one, whichever that is.
+        found = facts.accounts
         source = owned_by(found.get(draft.from_account), owner, param="from_account")
         if source.status is not AccountStatus.OPEN:
             raise AccountClosed("the account is closed", param="from_account")
@@ -254,7 +256,7 @@ class TransferService:
         if not to_own and payee is None and not principal.is_staff:
             # Paying a stranger needs a saved payee: that is what the cooling-off window protects.
             raise NotFound("add the account as a payee first", param="to_account")
-        return _Resolved(source, target, payee, to_own)
+        return _Resolved(source, target, payee, to_own, facts.standing)
 
     # -- creating -------------------------------------------------------------------------------------------
 
@@ -269,15 +271,18 @@ class TransferService:
         """``respond`` makes the caller's answer (the API's idempotent response) from the transfer as recorded; it
         is stored in the unit of work that records the transfer's outcome, when this call is the one that does."""
         transfer_id = transfer_id_for(principal.id, idempotency_key)
-        done = self.effects.existing(principal, transfer_id, draft.matches)
+        challenge = proof.challenge_key if proof is not None else None
+        device = None if principal.is_staff else principal.device_id
+        facts = self.facts.read(_query(principal.id, draft, transfer_id, challenge, device))
+        done = self.effects.existing(principal, facts.earlier, draft.matches)
         if done is not None:
             return done
-        r = self._resolve(principal, draft)
+        r = self._resolve(principal, draft, facts)
         if proof is None:
             raise StepUpRequired("confirm this transfer with a step-up code", param="step_up")
         binding = binding_digest(principal.public_id, draft.amount, draft.currency, draft.destination_ref)
         # An SMS proof is checked here and spent with the transfer's record, in the batch (``transfer_submit``).
-        checked = self.step_up.check(principal, proof.challenge_id, proof.code, binding, self.d.now())
+        checked = self.step_up.check(principal, proof.challenge_id, proof.code, binding, self.d.now(), facts.challenge)
         if isinstance(checked, StepUpPass):
             return self._execute(principal, principal.id, draft, r, transfer_id, checked.method, respond, checked)
         return self._execute(principal, principal.id, draft, r, transfer_id, checked, respond)
@@ -296,10 +301,11 @@ class TransferService:
         a key the customer used on the phone names a different transfer. ``respond``: as for ``create``.
         """
         transfer_id = transfer_id_for(customer_id, f"counter:{staff.public_id}:{idempotency_key}")
-        done = self.effects.existing(staff, transfer_id, draft.matches)
+        facts = self.facts.read(_query(customer_id, draft, transfer_id))
+        done = self.effects.existing(staff, facts.earlier, draft.matches)
         if done is not None:
             return done
-        r = self._resolve(staff, draft, customer_id=customer_id)
+        r = self._resolve(staff, draft, facts, customer_id=customer_id)
         return self._execute(staff, customer_id, draft, r, transfer_id, AuthMethod.STAFF, respond)
 
     def _execute(
@@ -362,7 +368,9 @@ class TransferService:
         """Check the per-transaction caps and name the period allowances to debit, all in the transfer's currency."""
         asset = self.assets.get(r.source.currency)
         schedule = self.limits.schedule(asset.code)  # LimitsUnavailable when the currency has no limits
-        standing = self.directory.standing(customer_id, None if principal.is_staff else principal.device_id)
+        standing = r.standing
+        if standing is None:
+            raise NotFound("no such customer", param="customer_id")
         applicable = schedule.applicable_limits(method, standing.account_class, to_own_account=r.to_own)
         now = self.d.now()
         if not r.to_own and not principal.is_staff:
@@ -422,3 +430,21 @@ class TransferService:
     def post_due(self, limit: int = 500) -> int:
         """The scheduler: post every scheduled transfer whose arrival time has come. Returns how many."""
         return self.effects.post_due(self.d.now(), limit)
+
+
+def _query(
+    customer_id: int,
+    draft: TransferDraft,
+    transfer_id: int | None = None,
+    challenge_id: int | None = None,
+    device_id: int | None = None,
+) -> FactsQuery:
+    return FactsQuery(
+        customer_id=customer_id,
+        from_account=draft.from_account,
+        to_account=draft.to_account,
+        payee_id=draft.payee_id,
+        transfer_id=transfer_id,
+        challenge_id=challenge_id,
+        device_id=device_id,
+    )

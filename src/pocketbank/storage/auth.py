@@ -44,7 +44,7 @@ def _code(r: Row[Any]) -> CodeRecord:
     return CodeRecord(r.id, r.purpose, r.target, r.code_hash, r.created_at, r.expires_at, r.attempts, r.used_at)
 
 
-def _challenge(r: Row[Any]) -> ChallengeRecord:
+def challenge_of(r: Any) -> ChallengeRecord:
     return ChallengeRecord(
         r.id, r.customer_id, r.binding, AuthMethod(r.method), r.code_hash, r.created_at, r.expires_at, r.attempts,
         r.used_at,
@@ -258,7 +258,7 @@ class SqlAuthStore:
     def get_challenge(self, tx: Connection, challenge_id: int, *, for_update: bool = False) -> ChallengeRecord | None:
         q = _CHALLENGE_LOCKED if for_update and self._lock_rows else _CHALLENGE
         r = q.first(tx, {"id": challenge_id})
-        return _challenge(r) if r else None
+        return challenge_of(r) if r else None
 
     def count_challenge_attempt(self, tx: Connection, challenge_id: int) -> None:
         c = challenges.c

@@ -92,22 +92,22 @@ def legs_from_json(text: str, transfer_id: int) -> tuple[ChainLeg, ...]:
     return tuple(legs)
 
 
+def account_of(r: Any) -> DepositAccount:
+    return DepositAccount(
+        id=r.id,
+        customer_id=r.customer_id,
+        currency=r.currency,
+        ledger=r.ledger,
+        status=AccountStatus(r.status),
+        opened_at=r.opened_at,
+        closed_at=r.closed_at,
+        is_default=r.is_default,
+    )
+
+
 class SqlDepositAccountStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-
-    @staticmethod
-    def _row(r: Any) -> DepositAccount:
-        return DepositAccount(
-            id=r.id,
-            customer_id=r.customer_id,
-            currency=r.currency,
-            ledger=r.ledger,
-            status=AccountStatus(r.status),
-            opened_at=r.opened_at,
-            closed_at=r.closed_at,
-            is_default=r.is_default,
-        )
 
     def insert(self, tx: Connection, a: DepositAccount) -> bool:
         """False, inserting nothing, when the customer already has an open account in that currency."""
@@ -128,7 +128,7 @@ class SqlDepositAccountStore:
     def get(self, account_id: int) -> DepositAccount | None:
         with read_connection(self.engine) as conn:
             r = _ACCOUNT_BY_ID.first(conn, {"id": account_id})
-        return self._row(r) if r else None
+        return account_of(r) if r else None
 
     def get_many(self, account_ids: Sequence[int]) -> dict[int, DepositAccount]:
         ids = list(set(account_ids))
@@ -137,24 +137,24 @@ class SqlDepositAccountStore:
                 rows = _TWO_ACCOUNTS.rows(conn, {"a": ids[0], "b": ids[-1]}) if ids else []
             else:
                 rows = list(conn.execute(_ACCOUNTS_BY_ID, {"ids": ids}))
-            return {r.id: self._row(r) for r in rows}
+            return {r.id: account_of(r) for r in rows}
 
     def list_for_customer(self, customer_id: int) -> list[DepositAccount]:
         q = select(da).where(da.c.customer_id == customer_id).order_by(da.c.opened_at, da.c.id)
         with read_connection(self.engine) as conn:
-            return [self._row(r) for r in conn.execute(q)]
+            return [account_of(r) for r in conn.execute(q)]
 
     def set_status(self, tx: Connection, account_id: int, status: AccountStatus, at: int | None) -> None:
         tx.execute(update(da).where(da.c.id == account_id).values(status=status.value, closed_at=at))
 
 
+def payee_of(r: Any) -> Payee:
+    return Payee(r.id, r.customer_id, r.name, r.account_id, r.currency, r.added_at, r.removed_at)
+
+
 class SqlPayeeStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-
-    @staticmethod
-    def _row(r: Any) -> Payee:
-        return Payee(r.id, r.customer_id, r.name, r.account_id, r.currency, r.added_at, r.removed_at)
 
     def insert(self, tx: Connection, p: Payee) -> None:
         tx.execute(
@@ -171,7 +171,7 @@ class SqlPayeeStore:
     def get(self, customer_id: int, payee_id: int) -> Payee | None:
         with read_connection(self.engine) as conn:
             r = _PAYEE_OF.first(conn, {"id": payee_id, "customer_id": customer_id})
-        return self._row(r) if r else None
+        return payee_of(r) if r else None
 
     def list_for_customer(self, customer_id: int) -> list[Payee]:
         q = (
@@ -180,38 +180,38 @@ class SqlPayeeStore:
             .order_by(pt.c.added_at, pt.c.id)
         )
         with read_connection(self.engine) as conn:
-            return [self._row(r) for r in conn.execute(q)]
+            return [payee_of(r) for r in conn.execute(q)]
 
     def remove(self, tx: Connection, payee_id: int, at: int) -> None:
         tx.execute(update(pt).where(pt.c.id == payee_id).values(removed_at=at))
 
 
+def record_of(r: Any) -> TransferRecord:
+    return TransferRecord(
+        id=r.id,
+        customer_id=r.customer_id,
+        from_account=r.from_account,
+        to_account=r.to_account,
+        amount=r.amount,
+        currency=r.currency,
+        fee=r.fee,
+        fee_rule=r.fee_rule,
+        channel=r.channel,
+        auth_method=r.auth_method,
+        arrival=r.arrival,
+        status=TransferStatus(r.status),
+        created_at=r.created_at,
+        scheduled_for=r.scheduled_for,
+        payee_id=r.payee_id,
+        memo=r.memo,
+        reason=r.reason,
+        legs=legs_from_json(r.legs, r.id),
+    )
+
+
 class SqlTransferRecordStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-
-    @staticmethod
-    def _row(r: Any) -> TransferRecord:
-        return TransferRecord(
-            id=r.id,
-            customer_id=r.customer_id,
-            from_account=r.from_account,
-            to_account=r.to_account,
-            amount=r.amount,
-            currency=r.currency,
-            fee=r.fee,
-            fee_rule=r.fee_rule,
-            channel=r.channel,
-            auth_method=r.auth_method,
-            arrival=r.arrival,
-            status=TransferStatus(r.status),
-            created_at=r.created_at,
-            scheduled_for=r.scheduled_for,
-            payee_id=r.payee_id,
-            memo=r.memo,
-            reason=r.reason,
-            legs=legs_from_json(r.legs, r.id),
-        )
 
     def insert(self, tx: Connection, t: TransferRecord) -> bool:
         """Insert once; False when a retry finds the record already there (the first attempt's)."""
@@ -245,14 +245,14 @@ class SqlTransferRecordStore:
     def get(self, transfer_id: int) -> TransferRecord | None:
         with read_connection(self.engine) as conn:
             r = _RECORD_BY_ID.first(conn, {"id": transfer_id})
-        return self._row(r) if r else None
+        return record_of(r) if r else None
 
     def get_many(self, ids: Sequence[int]) -> dict[int, TransferRecord]:
         if not ids:
             return {}
         with read_connection(self.engine) as conn:
             rows = conn.execute(select(tr).where(tr.c.id.in_(list(ids))))
-            return {r.id: self._row(r) for r in rows}
+            return {r.id: record_of(r) for r in rows}
 
     def set_status(
         self,
@@ -287,4 +287,4 @@ class SqlTransferRecordStore:
 
     def _oldest(self, where: ColumnElement[bool], by: ColumnElement[Any], limit: int) -> list[TransferRecord]:
         with read_connection(self.engine) as conn:
-            return [self._row(r) for r in conn.execute(select(tr).where(where).order_by(by).limit(limit))]
+            return [record_of(r) for r in conn.execute(select(tr).where(where).order_by(by).limit(limit))]
