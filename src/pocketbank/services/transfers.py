@@ -27,36 +27,24 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pocketbank.domain.accounts import (
-    AccountCode,
     AccountStatus,
     DepositAccount,
-    TransferCode,
-    bank_account_id,
-    derive_id,
     fee_account_id,
-    limit_account_id,
-    limit_ledger,
-    limit_usage_account_id,
 )
 from pocketbank.domain.arrival import ArrivalMode, scheduled_for
 from pocketbank.domain.channels import AuthMethod
 from pocketbank.domain.clock import NS_PER_SECOND
 from pocketbank.domain.ids import IdKind, format_id, parse_id
-from pocketbank.domain.ledger import AMOUNT_MAX, Account, AccountFlags, Transfer
+from pocketbank.domain.ledger import AMOUNT_MAX
 from pocketbank.domain.limits import (
-    LimitPeriod,
     LimitPolicy,
-    check_transaction_limits,
-    cooling_off_cap,
-    cooling_off_limit,
-    period_key,
 )
-from pocketbank.domain.money import CNY, Asset, AssetRegistry, Money
+from pocketbank.domain.money import CNY, AssetRegistry, Money
 from pocketbank.domain.payees import Payee
 from pocketbank.domain.pricing import FeeQuote, FeeSchedule, Product
 from pocketbank.domain.principals import Principal
 from pocketbank.domain.stepup import binding_digest
-from pocketbank.domain.transfers import LimitLeg, TransferRecord, TransferStatus, payment_chain, transfer_id_for
+from pocketbank.domain.transfers import TransferRecord, TransferStatus, payment_chain, transfer_id_for
 from pocketbank.errors import (
     AccountClosed,
     CurrencyMismatch,
@@ -71,6 +59,7 @@ from pocketbank.services.accounts import owned_by
 from pocketbank.services.ledger import LedgerService
 from pocketbank.services.ports import IdempotencyStore, StepUpPass, StepUpVerifier
 from pocketbank.services.transfer_effects import TransferEffects
+from pocketbank.services.transfer_limits import LimitAllowances
 from pocketbank.services.transfer_ports import (
     FactsQuery,
     Respond,
@@ -174,7 +163,7 @@ class TransferService:
         self.step_up = step_up
         # ``batch_writers``: threads writing concurrent requests' transfers together (``services.transfer_submit``).
         self.effects = TransferEffects(deps, records, ledger, step_up, replies, batch_writers=batch_writers)
-        self._funded: set[int] = set()  # limit allowance accounts known to exist and be funded
+        self.allowances = LimitAllowances(ledger, limits)
 
     def close(self) -> None:
         self.effects.close()
@@ -320,7 +309,21 @@ class TransferService:
         step_up: StepUpPass | None = None,
     ) -> TransferRecord:
         quote = self._quote(principal, draft, r)
-        limit_legs = self._limit_legs(principal, customer_id, draft, r, method, transfer_id)
+        if r.standing is None:
+            raise NotFound("no such customer", param="customer_id")
+        # A stranger paid from a phone is capped while the payee or the device is new: not at the counter, where
+        # the customer stands in front of a teller.
+        cooling_off = not r.to_own and not principal.is_staff
+        limit_legs = self.allowances.legs(
+            Money(draft.amount, self.assets.get(r.source.currency)),
+            customer_id,
+            method,
+            r.standing,
+            to_own=r.to_own,
+            cooling_off_from=(r.payee.added_at if r.payee else 0) if cooling_off else None,
+            transfer_id=transfer_id,
+            now=self.d.now(),
+        )
         scheduled = quote.scheduled_for is not None
         legs = payment_chain(
             transfer_id,
@@ -355,61 +358,6 @@ class TransferService:
             legs=tuple(legs),
         )
         return self.effects.submit(principal, record, respond, step_up)
-
-    def _limit_legs(
-        self,
-        principal: Principal,
-        customer_id: int,
-        draft: TransferDraft,
-        r: _Resolved,
-        method: AuthMethod,
-        transfer_id: int,
-    ) -> list[LimitLeg]:
-        """Check the per-transaction caps and name the period allowances to debit, all in the transfer's currency."""
-        asset = self.assets.get(r.source.currency)
-        schedule = self.limits.schedule(asset.code)  # LimitsUnavailable when the currency has no limits
-        standing = r.standing
-        if standing is None:
-            raise NotFound("no such customer", param="customer_id")
-        applicable = schedule.applicable_limits(method, standing.account_class, to_own_account=r.to_own)
-        now = self.d.now()
-        if not r.to_own and not principal.is_staff:
-            added_at = r.payee.added_at if r.payee else 0
-            cap = cooling_off_cap(added_at, standing.device_trusted_at, now, schedule.cooling_off)
-            applicable = applicable + cooling_off_limit(cap, asset.code)
-        check_transaction_limits(Money(draft.amount, asset), applicable)
-        at = datetime.fromtimestamp(now / NS_PER_SECOND, tz=UTC)
-        legs = []
-        allowances: dict[int, int] = {}
-        ledger = limit_ledger(asset.ledger)
-        usage = limit_usage_account_id(ledger, transfer_id)
-        for lim in applicable:
-            if lim.period is LimitPeriod.TRANSACTION:
-                continue
-            key = period_key(lim.period, at)
-            allowance = limit_account_id(customer_id, lim.scope, key, asset.code)
-            allowances[allowance] = lim.amount
-            legs.append(LimitLeg(lim.scope, key, allowance, usage, ledger))
-        self._ensure_allowances(asset, allowances)
-        return legs
-
-    def _ensure_allowances(self, asset: Asset, allowances: dict[int, int]) -> None:
-        """Open and fund the limit allowance accounts a period uses the first time (idempotent ids, one batch)."""
-        missing = {a: amount for a, amount in allowances.items() if a not in self._funded}
-        if not missing:
-            return
-        ledger = limit_ledger(asset.ledger)
-        flags = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS
-        self.ledger.create_accounts([Account(a, ledger, AccountCode.LIMIT_ALLOWANCE, flags) for a in missing])
-        source = bank_account_id(ledger, AccountCode.LIMIT_SOURCE)
-        fundings = [
-            Transfer(derive_id(a, "fund"), source, a, amount, ledger, TransferCode.LIMIT_FUNDING)
-            for a, amount in missing.items()
-        ]
-        bad = [r.value for r in self.ledger.create_transfers(fundings) if r.value not in ("ok", "exists")]
-        if bad:
-            raise RuntimeError(f"could not fund limit allowances: {bad}")
-        self._funded.update(missing)
 
     # -- after creation -------------------------------------------------------------------------------------
 
