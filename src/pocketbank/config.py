@@ -32,6 +32,13 @@ class Settings(BaseSettings):
         description="PostgreSQL connections per process for the ledger (group-commit writers and look-ups); the "
         "server's max_connections must cover workers x (this + the application pool of 50)",
     )
+    gc_young_threshold: int = Field(
+        default=20_000,
+        ge=0,
+        le=1_000_000,
+        description="The served app's garbage collector: allocations between young-generation passes, with what was "
+        "built at startup frozen out of every pass (``api.main.tuned_gc``); 0 leaves Python's own settings",
+    )
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
     log_json: bool = Field(default=False, description="JSON log lines (production) instead of console rendering")
     redis_url: str | None = Field(
