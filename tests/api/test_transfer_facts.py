@@ -6,15 +6,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from auth_helpers import SignedUp
 from fastapi.testclient import TestClient
 from money_helpers import add_payee, deposit, new_key, relax_rate_limits, step_up, transfer, yuan
 from sqlalchemy import select
 
 from pocketbank.bootstrap import Container
+from pocketbank.domain.channels import AuthMethod
 from pocketbank.domain.customers import AccountClass
 from pocketbank.domain.ids import IdKind, parse_id
+from pocketbank.domain.stepup import binding_digest
 from pocketbank.domain.transfers import transfer_id_for
+from pocketbank.errors import StepUpFailed
+from pocketbank.services.ports import StepUpPass
 from pocketbank.services.transfer_ports import FactsQuery, Standing
 from pocketbank.storage.auth import SqlAuthStore
 from pocketbank.storage.customers_tables import devices
@@ -90,3 +95,35 @@ def test_what_is_missing_or_someone_elses_reads_as_nothing(
 
     gone = container.transfers.facts.read(FactsQuery(NOWHERE, source))
     assert gone.standing is None  # no such customer
+
+
+def test_a_step_up_pass_is_decided_only_on_the_challenge_the_proof_names(
+    client: TestClient, container: Container, signup: Callable[..., SignedUp]
+) -> None:
+    """The transfer hands the step-up check the challenge it read with its facts. A pass is decided on it only when
+    it is the challenge the proof names; any other record is ignored, and ``verify`` decides (and spends) instead."""
+    a, b = signup(), signup()
+    principal = container.auth.authenticate(a.access_token, container.clock.now_ns())
+    binding = binding_digest(a.id, yuan(5), "CNY", b.account_id or "")
+    store = SqlAuthStore(container.engine)
+
+    def challenge(proof: dict[str, str]) -> Any:
+        with container.uow.read() as tx:
+            return store.get_challenge(tx, _id(IdKind.CHALLENGE, proof["challenge_id"]))
+
+    now = container.clock.now_ns()
+    first = step_up(client, container, a, yuan(5), b.account_id or "")
+    read = challenge(first)
+    passed = container.auth.check(principal, first["challenge_id"], first["code"], binding, now, read)
+    assert isinstance(passed, StepUpPass) and passed.challenge_id == read.id
+    assert challenge(first).used_at is None  # a pass spends nothing: the transfer's batch does
+
+    second = step_up(client, container, a, yuan(5), b.account_id or "")
+    # The first challenge's record, good for the first code, handed in for the second proof: it is not the one the
+    # proof names, so it is ignored, and ``verify`` refuses the first code for the second challenge.
+    with pytest.raises(StepUpFailed):
+        container.auth.check(principal, second["challenge_id"], first["code"], binding, now, read)
+    # And with the second code, ``verify`` decides (and spends) it under its lock: no pass.
+    decided = container.auth.check(principal, second["challenge_id"], second["code"], binding, now, read)
+    assert decided is AuthMethod.SMS
+    assert challenge(second).used_at is not None
