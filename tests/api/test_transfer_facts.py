@@ -61,7 +61,8 @@ def test_a_transfer_reads_each_thing_as_its_own_store_would(
     assert facts.earlier is not None and facts.earlier == container.transfers.records.get(transfer_id)
     assert facts.earlier.amount == yuan(3) and facts.earlier.legs  # the chain comes back, leg for leg
     assert facts.payee == container.payees.store.get(customer, payee)
-    assert facts.accounts == container.accounts.store.get_many([source, target])  # the payee's account: the target
+    accounts = container.accounts.store
+    assert facts.accounts == {source: accounts.get(source), target: accounts.get(target)}  # the payee's: the target
     with container.uow.read() as tx:
         assert facts.challenge == SqlAuthStore(container.engine).get_challenge(tx, challenge)
     assert facts.standing == Standing(AccountClass.II, _trusted_at(container, a.device_id))

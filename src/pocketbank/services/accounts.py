@@ -7,7 +7,7 @@ the two, the retry finds the ledger account already there (``exists``) and write
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -45,10 +45,6 @@ class DepositAccountStore(Protocol):
         ...
 
     def get(self, account_id: int) -> DepositAccount | None: ...
-
-    def get_many(self, account_ids: Sequence[int]) -> dict[int, DepositAccount]:
-        """The accounts that exist among ``account_ids``, by id (one read)."""
-        ...
 
     def list_for_customer(self, customer_id: int) -> list[DepositAccount]: ...
 
@@ -200,10 +196,6 @@ class AccountService:
 
     def find(self, account_id: int) -> DepositAccount | None:
         return self.store.get(account_id)
-
-    def find_many(self, account_ids: Sequence[int]) -> dict[int, DepositAccount]:
-        """The accounts that exist among ``account_ids``, by id. Ownership is the caller's to check."""
-        return self.store.get_many(account_ids)
 
     def view(self, account: DepositAccount) -> AccountView:
         la = self._ledger_account(account)

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, bindparam, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, bindparam, func, insert, select, update
 
 from pocketbank.domain.accounts import AccountStatus, DepositAccount
 from pocketbank.domain.ledger import Transfer
@@ -21,9 +21,6 @@ from pocketbank.storage.money_tables import transfer_records as tr
 
 # The statements of the transfer hot path, built once and run through the driver (see ``storage.fast_sql``).
 _ACCOUNT_BY_ID = FastStatement(select(da).where(da.c.id == bindparam("id")))
-# A transfer names two accounts: a fixed pair of parameters compiles once, where an IN list is compiled per call.
-_TWO_ACCOUNTS = FastStatement(select(da).where(or_(da.c.id == bindparam("a"), da.c.id == bindparam("b"))))
-_ACCOUNTS_BY_ID = select(da).where(da.c.id.in_(bindparam("ids", expanding=True)))
 _PAYEE_OF = FastStatement(
     select(pt).where((pt.c.id == bindparam("id")) & (pt.c.customer_id == bindparam("customer_id")))
 )
@@ -129,15 +126,6 @@ class SqlDepositAccountStore:
         with read_connection(self.engine) as conn:
             r = _ACCOUNT_BY_ID.first(conn, {"id": account_id})
         return account_of(r) if r else None
-
-    def get_many(self, account_ids: Sequence[int]) -> dict[int, DepositAccount]:
-        ids = list(set(account_ids))
-        with read_connection(self.engine) as conn:
-            if len(ids) <= 2:
-                rows = _TWO_ACCOUNTS.rows(conn, {"a": ids[0], "b": ids[-1]}) if ids else []
-            else:
-                rows = list(conn.execute(_ACCOUNTS_BY_ID, {"ids": ids}))
-            return {r.id: account_of(r) for r in rows}
 
     def list_for_customer(self, customer_id: int) -> list[DepositAccount]:
         q = select(da).where(da.c.customer_id == customer_id).order_by(da.c.opened_at, da.c.id)
